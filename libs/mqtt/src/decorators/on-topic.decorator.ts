@@ -1,0 +1,37 @@
+import { MQTT_TOPIC_HANDLER_METADATA } from '../mqtt.constants.js';
+import type { PayloadFormat, QoS } from '../interfaces/mqtt-message.interface.js';
+import type { MqttAckMode } from '../options.js';
+import { appendMethodMetadata } from './append-metadata.js';
+
+export interface OnTopicOptions {
+  /** Subscription QoS (default 0). Handlers sharing a filter share one SUBSCRIBE at their highest QoS. */
+  qos?: QoS;
+  /** Shared-subscription group, or `false` to opt out of the module's `share`. */
+  share?: string | false;
+  /** Name of the client (`MqttModule.forRoot({ name })`); the default client when absent. */
+  client?: string;
+  /** Payload format for this handler; the module's `payload` option when absent. */
+  payload?: PayloadFormat;
+  /** `false` registers the handler without subscribing (Flask-MQTT's `on_topic`). */
+  subscribe?: boolean;
+  /** Acknowledge QoS 1/2 messages only after the handler resolved. */
+  ack?: MqttAckMode;
+}
+
+export interface OnTopicMetadata {
+  readonly filters: readonly string[];
+  readonly options: OnTopicOptions;
+}
+
+/**
+ * Runs the method for every message whose topic matches one of the filters. Named wildcards
+ * (`home/+room/#rest`) bind values for `@TopicParam('room')`. Stackable.
+ */
+export function OnTopic(filter: string | readonly string[], options: OnTopicOptions = {}): MethodDecorator {
+  const filters = typeof filter === 'string' ? [filter] : filter;
+  return (_target, _key, descriptor) => {
+    appendMethodMetadata<OnTopicMetadata>(MQTT_TOPIC_HANDLER_METADATA, { filters, options }, descriptor.value as object);
+    return descriptor;
+  };
+}
+OnTopic.KEY = MQTT_TOPIC_HANDLER_METADATA;

@@ -1,0 +1,21 @@
+export { MqttModule } from './mqtt.module.js';
+export { MQTT_MODULE_OPTIONS, type MqttModuleExtras, type MqttModuleRootOptions, type MqttModuleAsyncOptions } from './mqtt.module-definition.js';
+export { MqttService } from './mqtt.service.js';
+export { MqttContext } from './mqtt-context.js';
+export { getMqttToken } from './mqtt.tokens.js';
+export { DEFAULT_MQTT_CLIENT_NAME, MQTT_CONTEXT_TYPE } from './mqtt.constants.js';
+export * from './decorators/index.js';
+export * from './errors/index.js';
+export * from './interfaces/mqtt-message.interface.js';
+export {
+  MQTT_DEFAULTS,
+  type MqttModuleOptions,
+  type MqttTlsOptions,
+  type MqttWillOptions,
+  type MqttProtocol,
+  type MqttConnectPolicy,
+  type MqttAckMode,
+  type PemSource,
+} from './options.js';
+export { TopicRouter } from './topic-router.js';
+export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './topic-filter.js';

@@ -1,0 +1,194 @@
+import type { LoggerService } from '@nestjs/common';
+import mqtt, { type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import { BehaviorSubject } from 'rxjs';
+import { MqttConnectionError } from './errors/mqtt-connection.error.js';
+import type { MqttStatus } from './interfaces/mqtt-message.interface.js';
+import { MqttEventHandlers } from './event-handlers.js';
+import { MessageDispatcher } from './message-dispatcher.js';
+import { toClientOptions, type ResolvedMqttOptions } from './options.js';
+import { SubscriptionRegistry } from './subscription-registry.js';
+
+/** Error codes after which retrying cannot help: TLS verification failures. */
+const FATAL_TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_)/;
+
+/**
+ * One broker connection: the mqtt.js client, its status, its subscriptions, its handlers, and
+ * its lifecycle (connect per policy, drain and disconnect on shutdown). Internal; users see MqttService.
+ */
+export class MqttConnection {
+  readonly client: MqttClient;
+  readonly status = new BehaviorSubject<MqttStatus>('closed');
+  readonly dispatcher: MessageDispatcher;
+  readonly subscriptions: SubscriptionRegistry;
+  readonly events: MqttEventHandlers;
+  private hasConnected = false;
+  /** Between a CONNACK and the end of that connection. */
+  private up = false;
+  private lastDisconnect: IDisconnectPacket | undefined;
+  private started = false;
+  private closing: Promise<void> | undefined;
+  /** after-handler acks: the dispatch promise of a packet, awaited by handleMessage before the ack. */
+  private readonly pendingAcks = new WeakMap<IPublishPacket, Promise<void>>();
+
+  constructor(
+    readonly name: string,
+    readonly options: ResolvedMqttOptions,
+    private readonly logger: LoggerService,
+  ) {
+    this.client = mqtt.connect(toClientOptions(options));
+    this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger);
+    this.events = new MqttEventHandlers(logger);
+    this.subscriptions = new SubscriptionRegistry(this.client, {
+      subscribed: (granted) => this.events.emit('subscribe', granted),
+    });
+    if (options.insecure) {
+      this.logger.warn(`TLS certificate verification is OFF for ${options.displayUrl} (insecure: true); anyone can impersonate the broker`);
+    }
+    this.wire();
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Connects; with `connect: 'wait'`, resolves on the first CONNACK or rejects with MqttConnectionError. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    if (this.dispatcher.needsAckAfterHandler) this.installAckAfterHandler();
+    this.status.next('connecting');
+    this.client.connect();
+    if (this.options.connect === 'background') return;
+    await this.waitForFirstConnection();
+  }
+
+  /** Stops intake, waits for running handlers (bounded), then disconnects gracefully (no will). */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** Stops taking messages and waits for running handlers, up to `shutdownTimeout`. */
+  async drain(): Promise<void> {
+    const running = this.dispatcher.inFlight;
+    const drained = await this.dispatcher.drain(this.options.shutdownTimeout);
+    if (!drained) {
+      this.logger.warn(
+        `Client '${this.name}': ${this.dispatcher.inFlight} of ${running} handler(s) still running after ${this.options.shutdownTimeout} ms; disconnecting anyway`,
+      );
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    await this.drain();
+    this.subscriptions.close();
+    await new Promise<void>((resolve) => {
+      // A graceful end waits for in-flight publishes; bound it so shutdown cannot hang.
+      const timer = setTimeout(() => this.client.end(true, () => resolve()), this.options.shutdownTimeout);
+      this.client.end(false, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.status.next('closed');
+    this.status.complete();
+  }
+
+  private wire(): void {
+    const client = this.client;
+    client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
+      const pending = this.dispatcher.dispatch(topic, payload, packet);
+      if (pending && packet.qos > 0) this.pendingAcks.set(packet, pending);
+    });
+    client.on('connect', (connack: IConnackPacket) => {
+      this.hasConnected = true;
+      this.up = true;
+      this.status.next('connected');
+      this.logger.log(`Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}`);
+      this.subscriptions.onConnect(connack.sessionPresent);
+      this.events.emit('connect', connack);
+    });
+    client.on('reconnect', () => {
+      this.status.next('reconnecting');
+      this.events.emit('reconnect');
+    });
+    client.on('close', () => {
+      if (this.up) {
+        this.up = false;
+        if (!this.closing) {
+          this.status.next('offline');
+          this.logger.warn(`Client '${this.name}' lost its connection to ${this.options.displayUrl}`);
+        }
+        this.events.emit('disconnect', { packet: this.lastDisconnect });
+      }
+      this.lastDisconnect = undefined;
+    });
+    client.on('disconnect', (packet: IDisconnectPacket) => {
+      this.lastDisconnect = packet;
+    });
+    client.on('offline', () => {
+      if (!this.closing) this.status.next('offline');
+      this.events.emit('offline');
+    });
+    client.on('error', (error: Error) => {
+      if (this.hasConnected || this.options.connect === 'background') {
+        this.logger.error(`Client '${this.name}' (${this.options.displayUrl}): ${describeError(error)}`);
+      }
+      this.events.emit('error', error);
+    });
+  }
+
+  private installAckAfterHandler(): void {
+    // mqtt.js sends PUBACK/PUBCOMP when handleMessage calls back; it emits 'message' just before.
+    this.client.handleMessage = (packet, callback) => {
+      const pending = this.pendingAcks.get(packet as IPublishPacket);
+      if (!pending) return callback();
+      this.pendingAcks.delete(packet as IPublishPacket);
+      void pending.then(() => callback());
+    };
+  }
+
+  private waitForFirstConnection(): Promise<void> {
+    const { connectTimeout, displayUrl } = this.options;
+    return new Promise<void>((resolve, reject) => {
+      let lastError: Error | undefined;
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.client.off('connect', onConnect);
+        this.client.off('error', onError);
+      };
+      const fail = (reason: string, cause: unknown) => {
+        cleanup();
+        this.client.end(true);
+        this.status.next('closed');
+        reject(new MqttConnectionError(displayUrl, reason, { cause }));
+      };
+      const onConnect = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (error: Error) => {
+        lastError = error;
+        if (isFatal(error)) fail(describeError(error), error);
+      };
+      const timer = setTimeout(
+        () => fail(`no CONNACK within ${connectTimeout} ms${lastError ? ` (last error: ${describeError(lastError)})` : ''}`, lastError),
+        connectTimeout,
+      );
+      this.client.on('connect', onConnect);
+      this.client.on('error', onError);
+    });
+  }
+}
+
+/** A refused CONNACK (bad credentials, not authorised, ...) or a TLS verification failure. */
+function isFatal(error: Error): boolean {
+  const code = (error as Error & { code?: unknown }).code;
+  if (typeof code === 'number') return code > 0;
+  return typeof code === 'string' && FATAL_TLS_CODES.test(code);
+}
+
+function describeError(error: Error): string {
+  const code = (error as Error & { code?: unknown }).code;
+  return code !== undefined && !error.message.includes(String(code)) ? `${error.message} (${String(code)})` : error.message;
+}

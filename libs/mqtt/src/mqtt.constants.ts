@@ -1,0 +1,22 @@
+/** Name of the client that `MqttModule.forRoot()` registers when no `name` is given. */
+export const DEFAULT_MQTT_CLIENT_NAME = 'default';
+
+/** Context type seen by guards, interceptors and filters (`host.getType()`). */
+export const MQTT_CONTEXT_TYPE = 'mqtt';
+
+/** Metadata keys written by the method decorators. */
+export const MQTT_TOPIC_HANDLER_METADATA = Symbol('nestjs-mqtt:topic-handler');
+export const MQTT_EVENT_HANDLER_METADATA = Symbol('nestjs-mqtt:event-handler');
+
+/**
+ * Nest's key for parameter metadata. ExternalContextCreator reads it and `createParamDecorator`
+ * writes it, so users' own parameter decorators work on MQTT handlers as they do on routes.
+ */
+export const ROUTE_ARGS_METADATA = '__routeArguments__';
+
+/** Nest's enhancer metadata keys (written by @UseGuards, @UseInterceptors, @UsePipes, @UseFilters). */
+export const ENHANCER_METADATA_KEYS = ['__guards__', '__interceptors__', '__pipes__', '__exceptionFilters__'] as const;
+
+/** MQTT protocol limits (MQTT 3.1.1 §1.5.3, §4.7; Mosquitto's TOPIC_HIERARCHY_LIMIT). */
+export const MQTT_MAX_TOPIC_BYTES = 65_535;
+export const MQTT_MAX_TOPIC_LEVELS = 200;

@@ -1,0 +1,193 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { DEFAULT_MQTT_CLIENT_NAME } from './mqtt.constants.js';
+import type { MqttEventMetadata } from './decorators/on-event.decorators.js';
+import type { OnTopicMetadata, OnTopicOptions } from './decorators/on-topic.decorator.js';
+import { MqttHandlerError } from './errors/mqtt-handler.error.js';
+import type { PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
+import type { BoundHandler } from './message-dispatcher.js';
+import { HandlerInvokerFactory, type PreparedHandler } from './handler-invoker.js';
+import { MqttClientRegistry } from './mqtt-client.registry.js';
+import type { MqttConnection } from './mqtt-connection.js';
+import { MqttMetadataAccessor } from './mqtt-metadata.accessor.js';
+import { parseTopicFilter, toSharedFilter } from './topic-filter.js';
+
+const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack']);
+const EVENT_OPTION_KEYS = new Set<string>(['client', 'payload']);
+const PAYLOAD_FORMATS = new Set<string>(['auto', 'json', 'text', 'buffer']);
+
+type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
+
+/**
+ * Finds `@OnTopic`, `@OnMessage` and the client-event decorators on providers and controllers
+ * at module init, validates them (errors name `Class#method`), binds them to their clients, and
+ * then starts the clients, so that no message or CONNACK can arrive before its handler exists.
+ */
+@Injectable()
+export class MqttExplorer implements OnModuleInit {
+  private readonly logger = new Logger('MqttExplorer');
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly accessor: MqttMetadataAccessor,
+    private readonly registry: MqttClientRegistry,
+    private readonly invokers: HandlerInvokerFactory,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const subscriptions = this.explore();
+    await Promise.all(this.registry.all().map((connection) => this.start(connection, subscriptions.get(connection))));
+  }
+
+  /** Binds every decorated method; returns the decorated subscriptions per client (broker filter -> highest QoS). */
+  explore(): Map<MqttConnection, Map<string, QoS>> {
+    const subscriptions = new Map<MqttConnection, Map<string, QoS>>();
+    const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
+    for (const wrapper of wrappers) {
+      const instance: unknown = wrapper.instance;
+      // Aliases (useExisting) would register the same handlers twice.
+      if (!instance || typeof instance !== 'object' || wrapper.isAlias) continue;
+      const prototype: object | null = Object.getPrototypeOf(instance);
+      if (!prototype) continue;
+      for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+        this.bindMethod(wrapper, instance, methodName, subscriptions);
+      }
+    }
+    return subscriptions;
+  }
+
+  private bindMethod(
+    wrapper: InstanceWrapper,
+    instance: object,
+    methodName: string,
+    subscriptions: Map<MqttConnection, Map<string, QoS>>,
+  ): void {
+    const method: unknown = (instance as Record<string, unknown>)[methodName];
+    const topics = this.accessor.topicHandlers(method);
+    const events = this.accessor.eventHandlers(method);
+    if (topics.length === 0 && events.length === 0) return;
+
+    const label = `${instance.constructor.name}#${methodName}`;
+    if (!wrapper.isDependencyTreeStatic()) {
+      this.logger.warn(`${label} is request-scoped or transient; MQTT handlers must be on static providers, so it is not bound`);
+      return;
+    }
+    const prepared = this.invokers.prepare(instance, methodName);
+    for (const metadata of topics) {
+      this.bindTopicHandler(label, prepared, metadata, subscriptions);
+    }
+    for (const metadata of events) {
+      this.bindEventHandler(label, instance, methodName, prepared, metadata);
+    }
+  }
+
+  private bindTopicHandler(
+    label: string,
+    prepared: PreparedHandler,
+    { filters, options }: OnTopicMetadata,
+    subscriptions: Map<MqttConnection, Map<string, QoS>>,
+  ): void {
+    checkTopicOptions(label, options);
+    const connection = this.connectionFor(label, options.client);
+    if (!Array.isArray(filters) || filters.length === 0) {
+      throw new MqttHandlerError(label, '@OnTopic needs at least one topic filter');
+    }
+    const handler = this.bound(label, prepared, connection, options.payload, options.ack);
+    const share = options.share === false ? undefined : (options.share ?? connection.options.share);
+    const qos = options.qos ?? 0;
+    for (const filter of filters) {
+      const parsed = parseTopicFilter(filter, `topic filter of ${label}`);
+      connection.dispatcher.addTopicHandler(parsed, handler);
+      if (options.subscribe === false) continue;
+      const brokerFilter = toSharedFilter(parsed, share, `topic filter of ${label}`);
+      let forClient = subscriptions.get(connection);
+      if (!forClient) subscriptions.set(connection, (forClient = new Map()));
+      // One SUBSCRIBE per distinct filter, at the highest QoS any handler asked for.
+      forClient.set(brokerFilter, Math.max(forClient.get(brokerFilter) ?? 0, qos) as QoS);
+    }
+  }
+
+  private bindEventHandler(label: string, instance: object, methodName: string, prepared: PreparedHandler, { event, options }: MqttEventMetadata): void {
+    for (const key of Object.keys(options)) {
+      if (!EVENT_OPTION_KEYS.has(key) || (key === 'payload' && event !== 'message')) {
+        throw new MqttHandlerError(label, `unknown option '${key}' for the '${event}' event`);
+      }
+    }
+    const connection = this.connectionFor(label, options.client);
+    if (event === 'message') {
+      if (options.payload !== undefined && !PAYLOAD_FORMATS.has(options.payload)) {
+        throw new MqttHandlerError(label, `payload must be one of auto, json, text, buffer, got ${JSON.stringify(options.payload)}`);
+      }
+      connection.dispatcher.addFallbackHandler(this.bound(label, prepared, connection, options.payload, undefined));
+      return;
+    }
+    const method = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName];
+    connection.events.add(event, { label, call: (...args) => method.apply(instance, args) });
+  }
+
+  private bound(
+    label: string,
+    prepared: PreparedHandler,
+    connection: MqttConnection,
+    payload: PayloadFormat | undefined,
+    ack: OnTopicOptions['ack'],
+  ): BoundHandler {
+    return {
+      label,
+      invoke: prepared.invoke,
+      needsContext: prepared.needsContext,
+      format: payload ?? connection.options.payload,
+      ack: ack ?? connection.options.ack,
+    };
+  }
+
+  private connectionFor(label: string, client: string | undefined): MqttConnection {
+    const name = client ?? DEFAULT_MQTT_CLIENT_NAME;
+    const connection = this.registry.get(name);
+    if (!connection) {
+      const known = this.registry.names();
+      throw new MqttHandlerError(
+        label,
+        `uses the MQTT client '${name}', but no MqttModule.forRoot(${name === DEFAULT_MQTT_CLIENT_NAME ? '' : `{ name: '${name}' }`}) is registered` +
+          (known.length ? ` (registered: ${known.join(', ')})` : ''),
+      );
+    }
+    return connection;
+  }
+
+  private async start(connection: MqttConnection, filters: Map<string, QoS> | undefined): Promise<void> {
+    // Registered before connecting, so the first CONNACK sends them in one SUBSCRIBE.
+    const granted = filters?.size
+      ? connection.subscriptions.subscribe([...filters].map(([filter, qos]) => ({ filter, qos })))
+      : undefined;
+    if (connection.options.connect === 'background') {
+      granted?.catch((error: Error) => this.logger.error(error.message));
+      await connection.start();
+      return;
+    }
+    await connection.start();
+    await granted;
+  }
+}
+
+function checkTopicOptions(label: string, options: OnTopicOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw new MqttHandlerError(label, '@OnTopic options must be an object');
+  }
+  for (const key of Object.keys(options)) {
+    if (!TOPIC_OPTION_KEYS.has(key)) throw new MqttHandlerError(label, `unknown @OnTopic option '${key}'`);
+  }
+  if (options.qos !== undefined && options.qos !== 0 && options.qos !== 1 && options.qos !== 2) {
+    throw new MqttHandlerError(label, `qos must be 0, 1 or 2, got ${JSON.stringify(options.qos)}`);
+  }
+  if (options.payload !== undefined && !PAYLOAD_FORMATS.has(options.payload)) {
+    throw new MqttHandlerError(label, `payload must be one of auto, json, text, buffer, got ${JSON.stringify(options.payload)}`);
+  }
+  if (options.ack !== undefined && options.ack !== 'auto' && options.ack !== 'after-handler') {
+    throw new MqttHandlerError(label, `ack must be 'auto' or 'after-handler', got ${JSON.stringify(options.ack)}`);
+  }
+  if (options.subscribe !== undefined && typeof options.subscribe !== 'boolean') {
+    throw new MqttHandlerError(label, 'subscribe must be true or false');
+  }
+}

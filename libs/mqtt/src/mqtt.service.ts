@@ -1,0 +1,144 @@
+import type { MqttClient } from 'mqtt';
+import type { Observable } from 'rxjs';
+import { MqttArgumentError } from './errors/mqtt-argument.error.js';
+import { MqttPublishError } from './errors/mqtt-publish.error.js';
+import type {
+  MqttPayload,
+  MqttPublishOptions,
+  MqttPublishResult,
+  MqttStatus,
+  MqttSubscribeOptions,
+  QoS,
+  TopicQos,
+} from './interfaces/mqtt-message.interface.js';
+import type { MqttConnection } from './mqtt-connection.js';
+import { encodePayload } from './payload-codec.js';
+import { assertTopicName, parseTopicFilter } from './topic-filter.js';
+
+const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
+const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
+
+/**
+ * One MQTT client. The default client is injected by class; named ones with `@InjectMqtt(name)`.
+ * Every method validates its arguments and rejects with a typed error before anything is sent.
+ */
+export class MqttService {
+  readonly status$: Observable<MqttStatus>;
+
+  constructor(private readonly connection: MqttConnection) {
+    this.status$ = connection.status.asObservable();
+  }
+
+  /** The client's name (`'default'` unless `MqttModule.forRoot({ name })`). */
+  get name(): string {
+    return this.connection.name;
+  }
+
+  /** The mqtt.js client: the escape hatch for what this API does not cover. */
+  get client(): MqttClient {
+    return this.connection.client;
+  }
+
+  get connected(): boolean {
+    return this.connection.connected;
+  }
+
+  /** Every filter the client holds (decorated and runtime), filter -> { topic, qos }, as Flask-MQTT's `topics`. */
+  get topics(): ReadonlyMap<string, TopicQos> {
+    return this.connection.subscriptions.topics;
+  }
+
+  /**
+   * Publishes a message. Resolves when it was written (QoS 0) or acknowledged (QoS 1/2); while
+   * offline it is queued by mqtt.js and sent on reconnect.
+   */
+  publish(topic: string, payload: MqttPayload, options?: MqttPublishOptions): Promise<MqttPublishResult> {
+    let qos: QoS;
+    let body: Buffer | string;
+    try {
+      assertTopicName(topic, 'topic');
+      qos = this.checkPublishOptions(options);
+      body = encodePayload(payload, this.connection.options.maxPayloadBytes);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    if (this.connection.status.isStopped) {
+      return Promise.reject(new MqttPublishError(topic, 'the client is closed'));
+    }
+    return new Promise<MqttPublishResult>((resolve, reject) => {
+      this.connection.client.publish(topic, body, options ?? {}, (error, packet) => {
+        if (error) {
+          const code = (error as Error & { code?: number }).code;
+          reject(new MqttPublishError(topic, error.message, code, { cause: error }));
+          return;
+        }
+        const result: MqttPublishResult = qos > 0 && packet?.messageId !== undefined ? { messageId: packet.messageId } : {};
+        if (this.connection.events.has('publish')) this.connection.events.emit('publish', { topic, ...result });
+        resolve(result);
+      });
+    });
+  }
+
+  /**
+   * Subscribes to one or more filters (named wildcards allowed). Resolves when the broker granted
+   * them (after the next connection when offline). The filters are restored after every reconnect.
+   */
+  async subscribe(filter: string | readonly string[], options?: MqttSubscribeOptions): Promise<TopicQos[]> {
+    const filters = this.brokerFilters(filter);
+    const qos = checkQos(checkOptions(options, SUBSCRIBE_OPTION_KEYS)?.qos);
+    return this.connection.subscriptions.subscribe(filters.map((f) => ({ filter: f, qos })));
+  }
+
+  /** Drops one or more filters; they stay dropped across reconnects. */
+  async unsubscribe(filter: string | readonly string[]): Promise<void> {
+    const filters = this.brokerFilters(filter);
+    await this.connection.subscriptions.unsubscribe(filters);
+    this.connection.events.emit('unsubscribe', filters);
+  }
+
+  /** Drops every filter the client holds, decorated ones included (Flask-MQTT's unsubscribe_all). */
+  async unsubscribeAll(): Promise<void> {
+    const filters = this.connection.subscriptions.filters();
+    if (filters.length === 0) return;
+    await this.connection.subscriptions.unsubscribe(filters);
+    this.connection.events.emit('unsubscribe', filters);
+  }
+
+  private brokerFilters(filter: string | readonly string[]): string[] {
+    const filters = typeof filter === 'string' ? [filter] : filter;
+    if (!Array.isArray(filters) || filters.length === 0) {
+      throw new MqttArgumentError('filter', 'expected a topic filter or a non-empty array of them');
+    }
+    return filters.map((f: unknown) => parseTopicFilter(f, 'filter').brokerFilter);
+  }
+
+  private checkPublishOptions(options: MqttPublishOptions | undefined): QoS {
+    const checked = checkOptions(options, PUBLISH_OPTION_KEYS);
+    if (checked?.retain !== undefined && typeof checked.retain !== 'boolean') {
+      throw new MqttArgumentError('options.retain', 'expected true or false');
+    }
+    if (checked?.properties !== undefined && this.connection.options.protocolVersion !== 5) {
+      throw new MqttArgumentError('options.properties', 'MQTT 5 properties need protocolVersion: 5; this client speaks MQTT 3.1.1');
+    }
+    return checkQos(checked?.qos);
+  }
+}
+
+function checkOptions<T extends object>(options: T | undefined, known: ReadonlySet<string>): T | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') {
+    throw new MqttArgumentError('options', 'expected an object');
+  }
+  for (const key in options) {
+    if (!known.has(key)) throw new MqttArgumentError(`options.${key}`, 'unknown option');
+  }
+  return options;
+}
+
+function checkQos(qos: unknown): QoS {
+  if (qos === undefined) return 0;
+  if (qos !== 0 && qos !== 1 && qos !== 2) {
+    throw new MqttArgumentError('options.qos', `QoS must be 0, 1 or 2, got ${JSON.stringify(qos)}`);
+  }
+  return qos;
+}

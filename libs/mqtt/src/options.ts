@@ -1,0 +1,458 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IClientOptions } from 'mqtt';
+import { MqttConfigError } from './errors/mqtt-config.error.js';
+import { MqttError } from './errors/mqtt.error.js';
+import type { MqttPayload, MqttPublishProperties, PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
+import { encodePayload } from './payload-codec.js';
+import { assertTopicName } from './topic-filter.js';
+
+export type MqttProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
+
+/** PEM contents, or a path to a PEM file. */
+export type PemSource = string | Buffer;
+
+export interface MqttTlsOptions {
+  /** CA certificate(s) that sign the broker's certificate. Without it, Node's default CAs. */
+  ca?: PemSource | PemSource[];
+  /** Client certificate for mutual TLS. */
+  cert?: PemSource;
+  /** Client private key for mutual TLS. */
+  key?: PemSource;
+  passphrase?: string;
+  ciphers?: string;
+  /** Lowest TLS version accepted; TLS 1.2 unless raised to 1.3. */
+  minVersion?: 'TLSv1.2' | 'TLSv1.3';
+  /** Host name to verify the certificate against (SNI), when it differs from the URL's host. */
+  servername?: string;
+}
+
+export interface MqttWillOptions {
+  topic: string;
+  payload?: MqttPayload;
+  qos?: QoS;
+  retain?: boolean;
+  properties?: MqttPublishProperties;
+}
+
+/** How `app.init()` treats the first connection. */
+export type MqttConnectPolicy = 'wait' | 'background';
+
+/** When a QoS 1/2 message is acknowledged to the broker. */
+export type MqttAckMode = 'auto' | 'after-handler';
+
+export interface MqttModuleOptions {
+  /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL; credentials in it are used and never logged. */
+  url?: string;
+  /** Alternative to `url`. */
+  host?: string;
+  port?: number;
+  protocol?: MqttProtocol;
+  /** Path for WebSocket transports. */
+  path?: string;
+  /** Unique per instance when absent (`nestjs-mqtt_<random>`). */
+  clientId?: string;
+  username?: string;
+  password?: string | Buffer;
+  /** Seconds, 0-65535. */
+  keepalive?: number;
+  /** Clean session (3.1.1) / clean start (5). `false` needs a fixed `clientId`. */
+  clean?: boolean;
+  protocolVersion?: 3 | 4 | 5;
+  /** MQTT 5 session expiry in seconds (keeps a `clean: false` session after disconnect). */
+  sessionExpiryInterval?: number;
+  tls?: MqttTlsOptions;
+  /** Accept any broker certificate. Explicit only, and logged as a warning. */
+  insecure?: boolean;
+  will?: MqttWillOptions;
+  /** `wait`: `app.init()` waits for the CONNACK (up to `connectTimeout`) and fails otherwise. `background`: it does not wait. */
+  connect?: MqttConnectPolicy;
+  /** Milliseconds to wait for a CONNACK. */
+  connectTimeout?: number;
+  /** Milliseconds between reconnect attempts; 0 disables reconnecting. */
+  reconnectPeriod?: number;
+  /** Packet-level debug logs through Nest's Logger, secrets redacted (Flask-MQTT's mqtt_logging). */
+  logging?: boolean;
+  /** Default shared-subscription group for decorated handlers (`$share/<group>/<filter>`). */
+  share?: string;
+  /** Default payload format for handlers. */
+  payload?: PayloadFormat;
+  /** Default acknowledgement mode for handlers of QoS 1/2 messages. */
+  ack?: MqttAckMode;
+  /** Largest payload published or decoded, in bytes. */
+  maxPayloadBytes?: number;
+  /** Milliseconds `app.close()` waits for running handlers before it disconnects. */
+  shutdownTimeout?: number;
+  /** Raw mqtt.js options for everything else; applied before the options above. */
+  clientOptions?: Partial<IClientOptions>;
+}
+
+/** Every default in one place. */
+export const MQTT_DEFAULTS = {
+  host: 'localhost',
+  protocol: 'mqtt',
+  keepalive: 60,
+  clean: true,
+  protocolVersion: 4,
+  connect: 'wait',
+  connectTimeout: 10_000,
+  reconnectPeriod: 1_000,
+  logging: false,
+  payload: 'auto',
+  ack: 'auto',
+  maxPayloadBytes: 8 * 1024 * 1024,
+  shutdownTimeout: 10_000,
+  insecure: false,
+  tlsMinVersion: 'TLSv1.2',
+  clientIdPrefix: 'nestjs-mqtt_',
+} as const;
+
+const DEFAULT_PORTS: Record<MqttProtocol, number> = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
+
+/** Options after validation, with defaults applied and files read. */
+export interface ResolvedMqttOptions {
+  readonly protocol: MqttProtocol;
+  readonly host: string;
+  readonly port: number;
+  readonly path: string | undefined;
+  /** The broker address without credentials: safe for logs and errors. */
+  readonly displayUrl: string;
+  readonly clientId: string;
+  readonly username: string | undefined;
+  readonly password: string | Buffer | undefined;
+  readonly keepalive: number;
+  readonly clean: boolean;
+  readonly protocolVersion: 3 | 4 | 5;
+  readonly sessionExpiryInterval: number | undefined;
+  readonly tls: ResolvedTls | undefined;
+  readonly insecure: boolean;
+  readonly will: IClientOptions['will'];
+  readonly connect: MqttConnectPolicy;
+  readonly connectTimeout: number;
+  readonly reconnectPeriod: number;
+  readonly logging: boolean;
+  readonly share: string | undefined;
+  readonly payload: PayloadFormat;
+  readonly ack: MqttAckMode;
+  readonly maxPayloadBytes: number;
+  readonly shutdownTimeout: number;
+  readonly clientOptions: Partial<IClientOptions>;
+}
+
+export interface ResolvedTls {
+  readonly ca?: Buffer[];
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  readonly passphrase?: string;
+  readonly ciphers?: string;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly servername?: string;
+}
+
+const KNOWN_KEYS = new Set<string>([
+  'url', 'host', 'port', 'protocol', 'path', 'clientId', 'username', 'password', 'keepalive', 'clean',
+  'protocolVersion', 'sessionExpiryInterval', 'tls', 'insecure', 'will', 'connect', 'connectTimeout',
+  'reconnectPeriod', 'logging', 'share', 'payload', 'ack', 'maxPayloadBytes', 'shutdownTimeout', 'clientOptions',
+]);
+const TLS_KEYS = new Set<string>(['ca', 'cert', 'key', 'passphrase', 'ciphers', 'minVersion', 'servername']);
+const WILL_KEYS = new Set<string>(['topic', 'payload', 'qos', 'retain', 'properties']);
+const PROTOCOLS: readonly MqttProtocol[] = ['mqtt', 'mqtts', 'ws', 'wss'];
+const PAYLOAD_FORMATS: readonly PayloadFormat[] = ['auto', 'json', 'text', 'buffer'];
+
+/** Validates module options and applies the defaults. Throws MqttConfigError naming the field. */
+export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new MqttConfigError('options', 'expected an object');
+  }
+  checkKnownKeys(options, KNOWN_KEYS, '');
+
+  const address = resolveAddress(options);
+  const username = address.username ?? optionalString(options.username, 'username');
+  const password = address.password ?? optionalSecret(options.password, 'password');
+  if (password !== undefined && username === undefined) {
+    throw new MqttConfigError('password', 'a password needs a username (MQTT 3.1.1 §3.1.2.9)');
+  }
+
+  const clean = optionalBoolean(options.clean, 'clean') ?? MQTT_DEFAULTS.clean;
+  const givenClientId = optionalString(options.clientId, 'clientId');
+  if (givenClientId === '') {
+    throw new MqttConfigError('clientId', 'must not be empty; leave it out for a generated unique id');
+  }
+  if (!clean && givenClientId === undefined) {
+    throw new MqttConfigError('clientId', 'clean: false keeps a session on the broker under the client id, so it needs a fixed clientId');
+  }
+
+  const protocolVersion = options.protocolVersion ?? MQTT_DEFAULTS.protocolVersion;
+  if (protocolVersion !== 3 && protocolVersion !== 4 && protocolVersion !== 5) {
+    throw new MqttConfigError('protocolVersion', `must be 3, 4 or 5, got ${String(protocolVersion)}`);
+  }
+  const sessionExpiryInterval = optionalInteger(options.sessionExpiryInterval, 'sessionExpiryInterval', 0, 0xffffffff);
+  if (sessionExpiryInterval !== undefined && protocolVersion !== 5) {
+    throw new MqttConfigError('sessionExpiryInterval', 'is an MQTT 5 property; set protocolVersion: 5');
+  }
+
+  const secure = address.protocol === 'mqtts' || address.protocol === 'wss';
+  if (options.tls !== undefined && !secure) {
+    throw new MqttConfigError('tls', `TLS options need an mqtts: or wss: broker, not ${address.protocol}:`);
+  }
+  const insecure = optionalBoolean(options.insecure, 'insecure') ?? MQTT_DEFAULTS.insecure;
+
+  const share = optionalString(options.share, 'share');
+  if (share !== undefined && (share === '' || /[/+#]/.test(share))) {
+    throw new MqttConfigError('share', "a shared-subscription group must be non-empty, without '/', '+' or '#'");
+  }
+  const payload = options.payload ?? MQTT_DEFAULTS.payload;
+  if (!PAYLOAD_FORMATS.includes(payload)) {
+    throw new MqttConfigError('payload', `must be one of ${PAYLOAD_FORMATS.join(', ')}`);
+  }
+  const ack = options.ack ?? MQTT_DEFAULTS.ack;
+  if (ack !== 'auto' && ack !== 'after-handler') {
+    throw new MqttConfigError('ack', "must be 'auto' or 'after-handler'");
+  }
+  const connect = options.connect ?? MQTT_DEFAULTS.connect;
+  if (connect !== 'wait' && connect !== 'background') {
+    throw new MqttConfigError('connect', "must be 'wait' or 'background'");
+  }
+  const maxPayloadBytes = optionalInteger(options.maxPayloadBytes, 'maxPayloadBytes', 1, 268_435_455) ?? MQTT_DEFAULTS.maxPayloadBytes;
+  if (options.clientOptions !== undefined && (options.clientOptions === null || typeof options.clientOptions !== 'object')) {
+    throw new MqttConfigError('clientOptions', 'expected an object of mqtt.js options');
+  }
+
+  return {
+    ...address,
+    clientId: givenClientId ?? `${MQTT_DEFAULTS.clientIdPrefix}${randomBytes(6).toString('hex')}`,
+    username,
+    password,
+    keepalive: optionalInteger(options.keepalive, 'keepalive', 0, 65_535) ?? MQTT_DEFAULTS.keepalive,
+    clean,
+    protocolVersion,
+    sessionExpiryInterval,
+    tls: secure ? resolveTls(options.tls ?? {}) : undefined,
+    insecure,
+    will: resolveWill(options.will, maxPayloadBytes, protocolVersion),
+    connect,
+    connectTimeout: optionalInteger(options.connectTimeout, 'connectTimeout', 1, 2_147_483_647) ?? MQTT_DEFAULTS.connectTimeout,
+    reconnectPeriod: optionalInteger(options.reconnectPeriod, 'reconnectPeriod', 0, 2_147_483_647) ?? MQTT_DEFAULTS.reconnectPeriod,
+    logging: optionalBoolean(options.logging, 'logging') ?? MQTT_DEFAULTS.logging,
+    share,
+    payload,
+    ack,
+    maxPayloadBytes,
+    shutdownTimeout: optionalInteger(options.shutdownTimeout, 'shutdownTimeout', 0, 2_147_483_647) ?? MQTT_DEFAULTS.shutdownTimeout,
+    clientOptions: options.clientOptions ?? {},
+  };
+}
+
+interface ResolvedAddress {
+  protocol: MqttProtocol;
+  host: string;
+  port: number;
+  path: string | undefined;
+  displayUrl: string;
+  username?: string;
+  password?: string;
+}
+
+function resolveAddress(options: MqttModuleOptions): ResolvedAddress {
+  if (options.url !== undefined) {
+    if (options.host !== undefined || options.port !== undefined || options.protocol !== undefined) {
+      throw new MqttConfigError('url', 'give either url or host/port/protocol, not both');
+    }
+    return parseBrokerUrl(options.url);
+  }
+  const protocol = options.protocol ?? (options.tls ? 'mqtts' : MQTT_DEFAULTS.protocol);
+  if (!PROTOCOLS.includes(protocol)) {
+    throw new MqttConfigError('protocol', `must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(protocol)}`);
+  }
+  const host = optionalString(options.host, 'host') ?? MQTT_DEFAULTS.host;
+  if (host === '' || /[/\s@]/.test(host)) {
+    throw new MqttConfigError('host', `${JSON.stringify(host)} is not a host name or address`);
+  }
+  const port = optionalInteger(options.port, 'port', 1, 65_535) ?? DEFAULT_PORTS[protocol];
+  const path = optionalString(options.path, 'path');
+  return { protocol, host, port, path, displayUrl: formatUrl(protocol, host, port, path) };
+}
+
+/** Parses a broker URL with WHATWG URL rules; `localhost:1883` (no scheme) is refused, not misread. */
+function parseBrokerUrl(url: unknown): ResolvedAddress {
+  if (typeof url !== 'string' || url.length === 0) {
+    throw new MqttConfigError('url', 'expected a non-empty string like mqtt://localhost:1883');
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new MqttConfigError('url', `${redactUrl(url)} is not a URL; write it with a scheme, e.g. mqtt://host:1883`);
+  }
+  const scheme = parsed.protocol.slice(0, -1);
+  if (!parsed.hostname || !url.includes('//')) {
+    throw new MqttConfigError('url', `${redactUrl(url)} has no scheme; write it as mqtt://${url.replace(/^[^@]*@/, '')}`);
+  }
+  if (!PROTOCOLS.includes(scheme as MqttProtocol)) {
+    throw new MqttConfigError('url', `unsupported scheme '${scheme}:' in ${redactUrl(url)}; use mqtt:, mqtts:, ws: or wss:`);
+  }
+  const protocol = scheme as MqttProtocol;
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = parsed.port ? Number(parsed.port) : DEFAULT_PORTS[protocol];
+  const path = parsed.pathname && parsed.pathname !== '/' ? parsed.pathname : undefined;
+  const address: ResolvedAddress = { protocol, host, port, path, displayUrl: formatUrl(protocol, host, port, path) };
+  if (parsed.username) address.username = decodeURIComponent(parsed.username);
+  if (parsed.password) address.password = decodeURIComponent(parsed.password);
+  return address;
+}
+
+function formatUrl(protocol: MqttProtocol, host: string, port: number, path: string | undefined): string {
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return `${protocol}://${shownHost}:${port}${path ?? ''}`;
+}
+
+/** Removes `user:password@` from anything that looks like a URL. */
+export function redactUrl(text: string): string {
+  return text.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
+}
+
+function resolveTls(tls: MqttTlsOptions): ResolvedTls {
+  if (tls === null || typeof tls !== 'object') {
+    throw new MqttConfigError('tls', 'expected an object');
+  }
+  checkKnownKeys(tls, TLS_KEYS, 'tls.');
+  const minVersion = tls.minVersion ?? MQTT_DEFAULTS.tlsMinVersion;
+  if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') {
+    throw new MqttConfigError('tls.minVersion', `must be 'TLSv1.2' or 'TLSv1.3' (older versions are broken), got ${JSON.stringify(minVersion)}`);
+  }
+  const ca = tls.ca === undefined ? undefined : (Array.isArray(tls.ca) ? tls.ca : [tls.ca]).map((source, i) =>
+    readPem(source, Array.isArray(tls.ca) ? `tls.ca[${i}]` : 'tls.ca'),
+  );
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new MqttConfigError(tls.cert === undefined ? 'tls.cert' : 'tls.key', 'mutual TLS needs both tls.cert and tls.key');
+  }
+  return {
+    ca,
+    cert: tls.cert === undefined ? undefined : readPem(tls.cert, 'tls.cert'),
+    key: tls.key === undefined ? undefined : readPem(tls.key, 'tls.key'),
+    passphrase: optionalString(tls.passphrase, 'tls.passphrase'),
+    ciphers: optionalString(tls.ciphers, 'tls.ciphers'),
+    minVersion,
+    servername: optionalString(tls.servername, 'tls.servername'),
+  };
+}
+
+/** PEM contents pass through; anything else is a file path, read now so a typo fails at bootstrap. */
+function readPem(source: PemSource, field: string): Buffer {
+  if (Buffer.isBuffer(source)) return source;
+  if (typeof source !== 'string' || source.length === 0) {
+    throw new MqttConfigError(field, 'expected PEM contents or a file path');
+  }
+  if (source.includes('-----BEGIN ')) return Buffer.from(source);
+  try {
+    return readFileSync(source);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new MqttConfigError(field, `cannot read file '${source}' (${code})`, { cause: error });
+  }
+}
+
+function resolveWill(will: MqttWillOptions | undefined, maxPayloadBytes: number, protocolVersion: number): IClientOptions['will'] {
+  if (will === undefined) return undefined;
+  if (will === null || typeof will !== 'object') {
+    throw new MqttConfigError('will', 'expected an object with a topic');
+  }
+  checkKnownKeys(will, WILL_KEYS, 'will.');
+  try {
+    assertTopicName(will.topic, 'will.topic');
+  } catch (error) {
+    throw new MqttConfigError('will.topic', (error as MqttError).message);
+  }
+  const qos = will.qos ?? 0;
+  if (qos !== 0 && qos !== 1 && qos !== 2) {
+    throw new MqttConfigError('will.qos', `must be 0, 1 or 2, got ${JSON.stringify(qos)}`);
+  }
+  if (will.properties !== undefined && protocolVersion !== 5) {
+    throw new MqttConfigError('will.properties', 'are MQTT 5 properties; set protocolVersion: 5');
+  }
+  let payload: Buffer | string;
+  try {
+    payload = encodePayload(will.payload ?? null, maxPayloadBytes);
+  } catch (error) {
+    throw new MqttConfigError('will.payload', (error as MqttError).message);
+  }
+  return {
+    topic: will.topic,
+    payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
+    qos,
+    retain: optionalBoolean(will.retain, 'will.retain') ?? false,
+    ...(will.properties ? { properties: will.properties } : {}),
+  };
+}
+
+function checkKnownKeys(value: object, known: ReadonlySet<string>, prefix: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) {
+      throw new MqttConfigError(`${prefix}${key}`, 'unknown option (raw mqtt.js options go in clientOptions)');
+    }
+  }
+}
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new MqttConfigError(field, `expected a string, got ${typeof value}`);
+  return value;
+}
+
+function optionalSecret(value: unknown, field: string): string | Buffer | undefined {
+  if (value === undefined || typeof value === 'string' || Buffer.isBuffer(value)) return value;
+  throw new MqttConfigError(field, `expected a string or Buffer, got ${typeof value}`);
+}
+
+function optionalBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw new MqttConfigError(field, `expected true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+function optionalInteger(value: unknown, field: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new MqttConfigError(field, `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** The mqtt.js options for resolved options. The client is created unconnected; we own resubscription. */
+export function toClientOptions(options: ResolvedMqttOptions): IClientOptions {
+  const tls = options.tls;
+  return {
+    ...options.clientOptions,
+    protocol: options.protocol,
+    host: options.host,
+    hostname: options.host,
+    port: options.port,
+    ...(options.path !== undefined ? { path: options.path } : {}),
+    clientId: options.clientId,
+    ...(options.username !== undefined ? { username: options.username } : {}),
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    keepalive: options.keepalive,
+    clean: options.clean,
+    protocolVersion: options.protocolVersion,
+    connectTimeout: options.connectTimeout,
+    reconnectPeriod: options.reconnectPeriod,
+    ...(options.will ? { will: options.will } : {}),
+    ...(options.sessionExpiryInterval !== undefined
+      ? { properties: { ...options.clientOptions.properties, sessionExpiryInterval: options.sessionExpiryInterval } }
+      : {}),
+    ...(tls
+      ? {
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          ...(tls.cert ? { cert: tls.cert } : {}),
+          ...(tls.key ? { key: tls.key } : {}),
+          ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+          ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
+          minVersion: tls.minVersion,
+          ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+          rejectUnauthorized: !options.insecure,
+        }
+      : {}),
+    manualConnect: true,
+    resubscribe: false,
+  };
+}

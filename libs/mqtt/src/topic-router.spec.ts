@@ -1,0 +1,88 @@
+import { describe, expect, it } from '@jest/globals';
+import { MqttTopicError } from './errors/mqtt-topic.error.js';
+import { TopicRouter } from './topic-router.js';
+
+function routerWith(filters: string[]): TopicRouter<string> {
+  const router = new TopicRouter<string>();
+  for (const filter of filters) router.add(filter, filter);
+  return router;
+}
+
+describe('TopicRouter.match', () => {
+  const cases: Array<[filters: string[], topic: string, expected: string[]]> = [
+    [['a/b'], 'a/b', ['a/b']],
+    [['a/b'], 'a/b/c', []],
+    [['a/b'], 'a', []],
+    [['a/+'], 'a/b', ['a/+']],
+    [['a/+'], 'a/', ['a/+']], // '+' matches an empty level
+    [['a/+'], 'a', []],
+    [['a/+'], 'a/b/c', []],
+    [['+/+'], '/a', ['+/+']],
+    [['a/+/c'], 'a//c', ['a/+/c']],
+    [['a/#'], 'a', ['a/#']], // '#' also matches the parent level
+    [['a/#'], 'a/b/c/d', ['a/#']],
+    [['a/#'], 'ab', []],
+    [['#'], 'anything/at/all', ['#']],
+    [['#'], '/', ['#']],
+    [['+'], 'a', ['+']],
+    [['+'], 'a/b', []],
+    // $-topics never match a leading wildcard (MQTT 3.1.1 §4.7.2)
+    [['#'], '$SYS/broker/uptime', []],
+    [['+/broker/uptime'], '$SYS/broker/uptime', []],
+    [['$SYS/#'], '$SYS/broker/uptime', ['$SYS/#']],
+    [['$SYS/+/uptime'], '$SYS/broker/uptime', ['$SYS/+/uptime']],
+    // shared prefixes: every matching filter, in no particular order
+    [['home/+/temp', 'home/kitchen/temp', 'home/#', '+/kitchen/+', 'home/+/hum'], 'home/kitchen/temp', ['home/+/temp', 'home/kitchen/temp', 'home/#', '+/kitchen/+']],
+    // $share/<group>/ is stripped for matching
+    [['$share/g1/home/+/temp'], 'home/x/temp', ['$share/g1/home/+/temp']],
+    [['$share/g1/#'], 'home/x', ['$share/g1/#']],
+    // named wildcards match as their plain form
+    [['home/+room/sensors/#rest'], 'home/hall/sensors/a/b', ['home/+room/sensors/#rest']],
+    [['home/+room/sensors/#rest'], 'home/hall/sensors', ['home/+room/sensors/#rest']],
+    [['home/+room/sensors/#rest'], 'home/hall/other', []],
+  ];
+
+  it.each(cases)('filters %j on %j -> %j', (filters, topic, expected) => {
+    expect([...routerWith(filters).match(topic)].sort()).toEqual([...expected].sort());
+  });
+
+  it('returns a value registered under several matching filters once', () => {
+    const router = new TopicRouter<string>();
+    router.add('a/+', 'h');
+    router.add('a/#', 'h');
+    router.add('a/b', 'h');
+    router.add('a/b', 'other');
+    expect([...router.match('a/b')].sort()).toEqual(['h', 'other']);
+  });
+
+  it('treats the same value under the same filter as one registration', () => {
+    const router = new TopicRouter<string>();
+    router.add('a/+', 'h');
+    router.add('a/+', 'h');
+    expect(router.size).toBe(1);
+    expect(router.match('a/x')).toEqual(['h']);
+  });
+
+  it('removes registrations and prunes empty branches', () => {
+    const router = routerWith(['a/+/c', 'a/#', 'x/y']);
+    expect(router.remove('a/+/c', 'a/+/c')).toBe(true);
+    expect(router.remove('a/+/c', 'a/+/c')).toBe(false);
+    expect(router.match('a/b/c')).toEqual(['a/#']);
+    expect(router.remove('a/#', 'a/#')).toBe(true);
+    expect(router.remove('x/y', 'x/y')).toBe(true);
+    expect(router.match('a/b/c')).toEqual([]);
+    expect(router.size).toBe(0);
+  });
+
+  it('keeps lookups independent of the number of unrelated filters', () => {
+    const router = new TopicRouter<number>();
+    for (let i = 0; i < 10_000; i++) router.add(`bench/${i}/+`, i);
+    expect(router.match('bench/4242/data')).toEqual([4242]);
+    expect(router.match('bench/10000/data')).toEqual([]);
+  });
+
+  it('refuses invalid filters with a typed error', () => {
+    const router = new TopicRouter<string>();
+    expect(() => router.add('a/#/b', 'x')).toThrow(MqttTopicError);
+  });
+});

@@ -1,0 +1,175 @@
+import { parseTopicFilter } from './topic-filter.js';
+
+/** One node of the filter trie: a topic level. */
+class RouterNode<T> {
+  /** Literal child levels. */
+  children: Map<string, RouterNode<T>> | undefined;
+  /** The `+` child. */
+  plus: RouterNode<T> | undefined;
+  /** Values whose filter ends with `#` at this depth (they also match the parent level). */
+  hash: T[] | undefined;
+  /** Values whose filter ends exactly here. */
+  end: T[] | undefined;
+
+  isEmpty(): boolean {
+    return !this.children?.size && !this.plus && !this.hash?.length && !this.end?.length;
+  }
+}
+
+const NONE: readonly never[] = Object.freeze([]);
+
+/**
+ * Maps MQTT topic filters to values and finds every value whose filter matches a topic.
+ *
+ * Filters without wildcards live in a Map keyed by the whole topic (one lookup, no split);
+ * the others live in a trie over levels, so a lookup costs O(levels) whatever the number
+ * of filters. A value registered under several filters that all match is returned once.
+ * Matching follows MQTT 3.1.1 §4.7: `+` matches one level (empty too), `#` matches the
+ * rest including the parent level, and topics starting with `$` never match a leading
+ * `+` or `#`. `$share/<group>/` is ignored for matching.
+ */
+export class TopicRouter<T> {
+  private readonly exact = new Map<string, T[]>();
+  private readonly root = new RouterNode<T>();
+  private wildcardCount = 0;
+  private count = 0;
+
+  /** Number of (filter, value) registrations. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Registers `value` under `filter` (named wildcards allowed). Throws MqttTopicError on a bad filter. */
+  add(filter: string, value: T): void {
+    const parsed = parseTopicFilter(filter, 'filter');
+    let list: T[];
+    if (parsed.exact) {
+      list = this.exact.get(parsed.matchFilter) ?? [];
+      this.exact.set(parsed.matchFilter, list);
+    } else {
+      let node = this.root;
+      const last = parsed.levels.length - 1;
+      for (let i = 0; i < last; i++) {
+        const level = parsed.levels[i];
+        node = level === '+' ? (node.plus ??= new RouterNode<T>()) : child(node, level);
+      }
+      const level = parsed.levels[last];
+      if (level === '#') list = node.hash ??= [];
+      else list = (level === '+' ? (node.plus ??= new RouterNode<T>()) : child(node, level)).end ??= [];
+    }
+    // The same value under the same filter is one registration.
+    if (list.includes(value)) return;
+    list.push(value);
+    if (!parsed.exact) this.wildcardCount++;
+    this.count++;
+  }
+
+  /** Removes one registration of `value` under `filter`; returns whether it was there. */
+  remove(filter: string, value: T): boolean {
+    const parsed = parseTopicFilter(filter, 'filter');
+    if (parsed.exact) {
+      const list = this.exact.get(parsed.matchFilter);
+      if (!list || !removeFrom(list, value)) return false;
+      if (list.length === 0) this.exact.delete(parsed.matchFilter);
+      this.count--;
+      return true;
+    }
+    const path: RouterNode<T>[] = [this.root];
+    let node: RouterNode<T> | undefined = this.root;
+    let removed = false;
+    for (const level of parsed.levels) {
+      if (level === '#') {
+        removed = !!node.hash && removeFrom(node.hash, value);
+        break;
+      }
+      node = level === '+' ? node.plus : node.children?.get(level);
+      if (!node) return false;
+      path.push(node);
+    }
+    if (parsed.levels[parsed.levels.length - 1] !== '#') {
+      removed = !!node.end && removeFrom(node.end, value);
+    }
+    if (!removed) return false;
+    this.prune(path, parsed.levels);
+    this.wildcardCount--;
+    this.count--;
+    return true;
+  }
+
+  /**
+   * Every value whose filter matches `topic`, each once. The returned array must not be
+   * modified: for the common single-source case it is the router's own list.
+   */
+  match(topic: string): readonly T[] {
+    const exact = this.exact.get(topic);
+    if (this.wildcardCount === 0) {
+      return exact ?? NONE;
+    }
+    const collector: Collector<T> = { first: exact, merged: undefined };
+    const levels = topic.split('/');
+    walk(this.root, levels, 0, topic.charCodeAt(0) === 0x24 /* '$' */, collector);
+    return collector.merged ?? collector.first ?? NONE;
+  }
+
+  private prune(path: RouterNode<T>[], levels: readonly string[]): void {
+    for (let i = path.length - 1; i > 0; i--) {
+      const node = path[i];
+      if (!node.isEmpty()) return;
+      const parent = path[i - 1];
+      const level = levels[i - 1];
+      if (level === '+') parent.plus = undefined;
+      else parent.children?.delete(level);
+    }
+  }
+}
+
+interface Collector<T> {
+  /** The first list found; returned as is when it is the only one. */
+  first: readonly T[] | undefined;
+  /** Allocated only when a second list is found. */
+  merged: T[] | undefined;
+}
+
+function add<T>(collector: Collector<T>, values: readonly T[] | undefined): void {
+  if (!values || values.length === 0) return;
+  if (!collector.first) {
+    collector.first = values;
+    return;
+  }
+  if (!collector.merged) {
+    collector.merged = [...collector.first];
+  }
+  for (const value of values) {
+    if (!collector.merged.includes(value)) collector.merged.push(value);
+  }
+}
+
+function walk<T>(node: RouterNode<T>, levels: string[], depth: number, dollar: boolean, out: Collector<T>): void {
+  // A leading wildcard must not match a `$` topic (MQTT 3.1.1 §4.7.2).
+  const wildcardsAllowed = !(dollar && depth === 0);
+  if (wildcardsAllowed) add(out, node.hash);
+  if (depth === levels.length) {
+    add(out, node.end);
+    return;
+  }
+  const next = node.children?.get(levels[depth]);
+  if (next) walk(next, levels, depth + 1, dollar, out);
+  if (node.plus && wildcardsAllowed) walk(node.plus, levels, depth + 1, dollar, out);
+}
+
+function child<T>(node: RouterNode<T>, level: string): RouterNode<T> {
+  const children = (node.children ??= new Map());
+  let next = children.get(level);
+  if (!next) {
+    next = new RouterNode<T>();
+    children.set(level, next);
+  }
+  return next;
+}
+
+function removeFrom<T>(list: T[], value: T): boolean {
+  const index = list.indexOf(value);
+  if (index === -1) return false;
+  list.splice(index, 1);
+  return true;
+}
