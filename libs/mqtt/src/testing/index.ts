@@ -1,0 +1,1 @@
+export { startEmbeddedBroker, createTestBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';

@@ -1,0 +1,39 @@
+import type { LoggerService } from '@nestjs/common';
+
+export interface LogLine {
+  level: 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal';
+  text: string;
+}
+
+/** A Nest logger that keeps every line (message, context and stack) for assertions. */
+export class CaptureLogger implements LoggerService {
+  readonly lines: LogLine[] = [];
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.add('log', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.add('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.add('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.add('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.add('verbose', message, rest);
+  }
+  fatal(message: unknown, ...rest: unknown[]): void {
+    this.add('fatal', message, rest);
+  }
+
+  text(): string {
+    return this.lines.map((line) => `${line.level}: ${line.text}`).join('\n');
+  }
+
+  private add(level: LogLine['level'], message: unknown, rest: unknown[]): void {
+    const parts = [message, ...rest].map((part) => (typeof part === 'string' ? part : JSON.stringify(part)));
+    this.lines.push({ level, text: parts.join(' ') });
+  }
+}
