@@ -19,3 +19,4 @@ export {
 } from './options.js';
 export { TopicRouter } from './topic-router.js';
 export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './topic-filter.js';
+export { mqttOptionsFromEnv } from './env-options.js';

@@ -1,0 +1,85 @@
+import { describe, expect, it } from '@jest/globals';
+import { mqttOptionsFromEnv } from './env-options.js';
+import { MqttConfigError } from './errors/mqtt-config.error.js';
+import { resolveMqttOptions } from './options.js';
+
+describe('mqttOptionsFromEnv', () => {
+  it("uses Flask-MQTT's defaults when no key is set", () => {
+    expect(mqttOptionsFromEnv({})).toEqual({ protocol: 'mqtt', host: 'localhost', port: 1883 });
+  });
+
+  it('reads every Flask-MQTT key with its type', () => {
+    const options = mqttOptionsFromEnv({
+      MQTT_BROKER_URL: 'broker.local',
+      MQTT_BROKER_PORT: '8883',
+      MQTT_USERNAME: 'svc',
+      MQTT_PASSWORD: 'pw',
+      MQTT_KEEPALIVE: '30',
+      MQTT_CLIENT_ID: 'plant-1',
+      MQTT_CLEAN_SESSION: 'False',
+      MQTT_TLS_ENABLED: 'True',
+      MQTT_TLS_CA_CERTS: '/etc/ca.pem',
+      MQTT_TLS_CERTFILE: '/etc/client.pem',
+      MQTT_TLS_KEYFILE: '/etc/client.key',
+      MQTT_TLS_CERT_REQS: 'CERT_REQUIRED',
+      MQTT_TLS_VERSION: 'PROTOCOL_TLSv1_2',
+      MQTT_TLS_CIPHERS: 'ECDHE-RSA-AES128-GCM-SHA256',
+      MQTT_TLS_INSECURE: 'false',
+      MQTT_LAST_WILL_TOPIC: 'plant/status',
+      MQTT_LAST_WILL_MESSAGE: 'offline',
+      MQTT_LAST_WILL_QOS: '1',
+      MQTT_LAST_WILL_RETAIN: 'true',
+      MQTT_TRANSPORT: 'tcp',
+      MQTT_PROTOCOL_VERSION: 'MQTTv311',
+    });
+    expect(options).toEqual({
+      protocol: 'mqtts',
+      host: 'broker.local',
+      port: 8883,
+      username: 'svc',
+      password: 'pw',
+      keepalive: 30,
+      clientId: 'plant-1',
+      clean: false,
+      protocolVersion: 4,
+      tls: { ca: '/etc/ca.pem', cert: '/etc/client.pem', key: '/etc/client.key', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256', minVersion: 'TLSv1.2' },
+      will: { topic: 'plant/status', payload: 'offline', qos: 1, retain: true },
+    });
+  });
+
+  it('reads another prefix, as config_prefix does', () => {
+    const env = { MQTT_BROKER_URL: 'a', MQTT2_BROKER_URL: 'b', MQTT2_BROKER_PORT: '1885' };
+    expect(mqttOptionsFromEnv(env, 'MQTT2')).toEqual({ protocol: 'mqtt', host: 'b', port: 1885 });
+  });
+
+  it('maps websockets and TLS to wss, and CERT_NONE to an explicit insecure', () => {
+    expect(mqttOptionsFromEnv({ MQTT_TRANSPORT: 'websockets', MQTT_TLS_ENABLED: '1', MQTT_TLS_CERT_REQS: 'CERT_NONE' })).toMatchObject({
+      protocol: 'wss',
+      insecure: true,
+    });
+    expect(mqttOptionsFromEnv({ MQTT_TRANSPORT: 'websockets' })).toMatchObject({ protocol: 'ws' });
+  });
+
+  it('accepts a full URL in MQTT_BROKER_URL, and the result passes validation', () => {
+    const options = mqttOptionsFromEnv({ MQTT_BROKER_URL: 'mqtt://h:1999', MQTT_LAST_WILL_TOPIC: 'w' });
+    expect(options).toEqual({ url: 'mqtt://h:1999', will: { topic: 'w', payload: null, qos: 0, retain: false } });
+    expect(resolveMqttOptions(options).port).toBe(1999);
+  });
+
+  it.each([
+    ['MQTT_KEEPALIVE', 'soon'],
+    ['MQTT_BROKER_PORT', '99999'],
+    ['MQTT_CLEAN_SESSION', 'maybe'],
+    ['MQTT_TRANSPORT', 'udp'],
+    ['MQTT_PROTOCOL_VERSION', '6'],
+    ['MQTT_LAST_WILL_QOS', '3'],
+  ])('refuses a bad %s naming the key', (name, value) => {
+    const env: Record<string, string> = { [name]: value, MQTT_LAST_WILL_TOPIC: 'w' };
+    expect(() => mqttOptionsFromEnv(env)).toThrow(MqttConfigError);
+    expect(() => mqttOptionsFromEnv(env)).toThrow(`'${name}'`);
+  });
+
+  it('refuses TLS 1.0 and 1.1', () => {
+    expect(() => mqttOptionsFromEnv({ MQTT_TLS_ENABLED: 'true', MQTT_TLS_VERSION: 'PROTOCOL_TLSv1' })).toThrow(/MQTT_TLS_VERSION.*TLSv1.2 or TLSv1.3/);
+  });
+});
