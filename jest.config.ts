@@ -36,7 +36,7 @@ const config: Config = {
       ...shared,
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      globalSetup: '<rootDir>/test/fixtures/global-setup.ts',
+      globalSetup: '<rootDir>/test/fixtures/binaries.ts',
     },
   ],
   maxWorkers: 2,

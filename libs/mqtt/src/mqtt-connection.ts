@@ -26,6 +26,8 @@ export class MqttConnection {
   private up = false;
   private lastDisconnect: IDisconnectPacket | undefined;
   private started = false;
+  /** The mqtt.js client was ended (bootstrap connection failure or shutdown). */
+  private ended = false;
   private closing: Promise<void> | undefined;
   /** after-handler acks: the dispatch promise of a packet, awaited by handleMessage before the ack. */
   private readonly pendingAcks = new WeakMap<IPublishPacket, Promise<void>>();
@@ -82,14 +84,18 @@ export class MqttConnection {
   private async shutdown(): Promise<void> {
     await this.drain();
     this.subscriptions.close();
-    await new Promise<void>((resolve) => {
-      // A graceful end waits for in-flight publishes; bound it so shutdown cannot hang.
-      const timer = setTimeout(() => this.client.end(true, () => resolve()), this.options.shutdownTimeout);
-      this.client.end(false, () => {
-        clearTimeout(timer);
-        resolve();
+    // A client that never started (bootstrap failed earlier) or already ended has nothing to close.
+    if (this.started && !this.client.disconnected && !this.ended) {
+      await new Promise<void>((resolve) => {
+        // A graceful end waits for in-flight publishes; bound it so shutdown cannot hang.
+        const timer = setTimeout(() => this.client.end(true, () => resolve()), this.options.shutdownTimeout);
+        this.client.end(false, () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
-    });
+    }
+    this.ended = true;
     this.status.next('closed');
     this.status.complete();
   }
@@ -159,6 +165,7 @@ export class MqttConnection {
       };
       const fail = (reason: string, cause: unknown) => {
         cleanup();
+        this.ended = true;
         this.client.end(true);
         this.status.next('closed');
         reject(new MqttConnectionError(displayUrl, reason, { cause }));

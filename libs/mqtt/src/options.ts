@@ -278,6 +278,9 @@ function parseBrokerUrl(url: unknown): ResolvedAddress {
   if (typeof url !== 'string' || url.length === 0) {
     throw new MqttConfigError('url', 'expected a non-empty string like mqtt://localhost:1883');
   }
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    throw new MqttConfigError('url', `${redactUrl(url)} has no scheme; write it as mqtt://${url.replace(/^[^@]*@/, '')}`);
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -285,8 +288,8 @@ function parseBrokerUrl(url: unknown): ResolvedAddress {
     throw new MqttConfigError('url', `${redactUrl(url)} is not a URL; write it with a scheme, e.g. mqtt://host:1883`);
   }
   const scheme = parsed.protocol.slice(0, -1);
-  if (!parsed.hostname || !url.includes('//')) {
-    throw new MqttConfigError('url', `${redactUrl(url)} has no scheme; write it as mqtt://${url.replace(/^[^@]*@/, '')}`);
+  if (!parsed.hostname) {
+    throw new MqttConfigError('url', `${redactUrl(url)} has no host`);
   }
   if (!PROTOCOLS.includes(scheme as MqttProtocol)) {
     throw new MqttConfigError('url', `unsupported scheme '${scheme}:' in ${redactUrl(url)}; use mqtt:, mqtts:, ws: or wss:`);
@@ -308,7 +311,7 @@ function formatUrl(protocol: MqttProtocol, host: string, port: number, path: str
 
 /** Removes `user:password@` from anything that looks like a URL. */
 export function redactUrl(text: string): string {
-  return text.replace(/(\/\/)[^/@\s]*@/g, '$1***@');
+  return text.replace(/(\/\/)[^/@\s]*@/g, '$1***@').replace(/^[^/@\s]*@/, '***@');
 }
 
 function resolveTls(tls: MqttTlsOptions): ResolvedTls {
