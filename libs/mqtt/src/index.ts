@@ -20,3 +20,4 @@ export {
 export { TopicRouter } from './topic-router.js';
 export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './topic-filter.js';
 export { mqttOptionsFromEnv } from './env-options.js';
+export { MQTT_LOG_INFO, MQTT_LOG_NOTICE, MQTT_LOG_WARNING, MQTT_LOG_ERR, MQTT_LOG_DEBUG, type MqttLogLevel } from './client-log.js';

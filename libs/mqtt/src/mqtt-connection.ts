@@ -3,6 +3,7 @@ import mqtt, { type IConnackPacket, type IDisconnectPacket, type IPublishPacket,
 import { BehaviorSubject } from 'rxjs';
 import { MqttConnectionError } from './errors/mqtt-connection.error.js';
 import type { MqttStatus } from './interfaces/mqtt-message.interface.js';
+import { createLogFormatter, MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO, MQTT_LOG_WARNING, type MqttLogLevel } from './client-log.js';
 import { MqttEventHandlers } from './event-handlers.js';
 import { MessageDispatcher } from './message-dispatcher.js';
 import { toClientOptions, type ResolvedMqttOptions } from './options.js';
@@ -31,20 +32,23 @@ export class MqttConnection {
   private closing: Promise<void> | undefined;
   /** after-handler acks: the dispatch promise of a packet, awaited by handleMessage before the ack. */
   private readonly pendingAcks = new WeakMap<IPublishPacket, Promise<void>>();
+  /** Set at start when `logging` is on or an `@OnLog` handler exists. */
+  private clientLog: ((args: unknown[]) => void) | undefined;
 
   constructor(
     readonly name: string,
     readonly options: ResolvedMqttOptions,
     private readonly logger: LoggerService,
   ) {
-    this.client = mqtt.connect(toClientOptions(options));
+    // Our own log function replaces mqtt.js's `debug` output, which prints the CONNECT packet password.
+    this.client = mqtt.connect({ ...toClientOptions(options), log: (...args: unknown[]) => this.clientLog?.(args) });
     this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger);
     this.events = new MqttEventHandlers(logger);
     this.subscriptions = new SubscriptionRegistry(this.client, {
       subscribed: (granted) => this.events.emit('subscribe', granted),
     });
     if (options.insecure) {
-      this.logger.warn(`TLS certificate verification is OFF for ${options.displayUrl} (insecure: true); anyone can impersonate the broker`);
+      this.note(MQTT_LOG_WARNING, `TLS certificate verification is OFF for ${options.displayUrl} (insecure: true); anyone can impersonate the broker`);
     }
     this.wire();
   }
@@ -58,6 +62,10 @@ export class MqttConnection {
     if (this.started) return;
     this.started = true;
     if (this.dispatcher.needsAckAfterHandler) this.installAckAfterHandler();
+    if (this.options.logging || this.events.has('log')) {
+      const format = createLogFormatter([this.options.password]);
+      this.clientLog = (args) => this.note(MQTT_LOG_DEBUG, format(args));
+    }
     this.status.next('connecting');
     this.client.connect();
     if (this.options.connect === 'background') return;
@@ -75,7 +83,8 @@ export class MqttConnection {
     const running = this.dispatcher.inFlight;
     const drained = await this.dispatcher.drain(this.options.shutdownTimeout);
     if (!drained) {
-      this.logger.warn(
+      this.note(
+        MQTT_LOG_WARNING,
         `Client '${this.name}': ${this.dispatcher.inFlight} of ${running} handler(s) still running after ${this.options.shutdownTimeout} ms; disconnecting anyway`,
       );
     }
@@ -85,11 +94,11 @@ export class MqttConnection {
     await this.drain();
     this.subscriptions.close();
     // A client that never started (bootstrap failed earlier) or already ended has nothing to close.
-    if (this.started && !this.client.disconnected && !this.ended) {
+    if (this.started && !this.ended) {
       await new Promise<void>((resolve) => {
         // A graceful end waits for in-flight publishes; bound it so shutdown cannot hang.
-        const timer = setTimeout(() => this.client.end(true, () => resolve()), this.options.shutdownTimeout);
-        this.client.end(false, () => {
+        const timer = setTimeout(() => this.endClient(true, resolve), this.options.shutdownTimeout);
+        this.endClient(false, () => {
           clearTimeout(timer);
           resolve();
         });
@@ -110,7 +119,7 @@ export class MqttConnection {
       this.hasConnected = true;
       this.up = true;
       this.status.next('connected');
-      this.logger.log(`Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}`);
+      this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}`);
       this.subscriptions.onConnect(connack.sessionPresent);
       this.events.emit('connect', connack);
     });
@@ -123,7 +132,7 @@ export class MqttConnection {
         this.up = false;
         if (!this.closing) {
           this.status.next('offline');
-          this.logger.warn(`Client '${this.name}' lost its connection to ${this.options.displayUrl}`);
+          this.note(MQTT_LOG_WARNING, `Client '${this.name}' lost its connection to ${this.options.displayUrl}`);
         }
         this.events.emit('disconnect', { packet: this.lastDisconnect });
       }
@@ -137,11 +146,40 @@ export class MqttConnection {
       this.events.emit('offline');
     });
     client.on('error', (error: Error) => {
+      // Node reports some TLS failures twice; after the client was ended nothing is left to report.
+      if (this.ended) return;
       if (this.hasConnected || this.options.connect === 'background') {
-        this.logger.error(`Client '${this.name}' (${this.options.displayUrl}): ${describeError(error)}`);
+        this.note(MQTT_LOG_ERR, `Client '${this.name}' (${this.options.displayUrl}): ${describeError(error)}`);
       }
       this.events.emit('error', error);
     });
+  }
+
+  /**
+   * Ends the mqtt.js client for good. Reconnects are switched off first: a socket 'close' that
+   * mqtt.js handles after end() (TLS failures do this) would otherwise schedule a new attempt.
+   */
+  private endClient(force: boolean, done?: () => void): void {
+    this.client.options.reconnectPeriod = 0;
+    this.client.end(force, () => done?.());
+  }
+
+  /** One log line: to Nest's logger at the matching level, and to `@OnLog` handlers (Flask-MQTT's on_log). */
+  private note(level: MqttLogLevel, message: string): void {
+    switch (level) {
+      case MQTT_LOG_ERR:
+        this.logger.error(message);
+        break;
+      case MQTT_LOG_WARNING:
+        this.logger.warn(message);
+        break;
+      case MQTT_LOG_DEBUG:
+        if (this.options.logging) this.logger.debug?.(message);
+        break;
+      default:
+        this.logger.log(message);
+    }
+    this.events.emit('log', level, message);
   }
 
   private installAckAfterHandler(): void {
@@ -166,7 +204,7 @@ export class MqttConnection {
       const fail = (reason: string, cause: unknown) => {
         cleanup();
         this.ended = true;
-        this.client.end(true);
+        this.endClient(true);
         this.status.next('closed');
         reject(new MqttConnectionError(displayUrl, reason, { cause }));
       };
