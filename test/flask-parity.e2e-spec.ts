@@ -164,6 +164,7 @@ describe('will', () => {
     const sub = await mosquittoSub(broker.ports.plain as number, 'wills/#', { qos: 1 });
     try {
       const moduleRef = await boot({ url: broker.url(), will });
+      expect(moduleRef.get(MqttService).connected).toBe(true);
       await closeApp();
       // A marker sent after the close: if the will had been published it would arrive first.
       await mosquittoPub(broker.ports.plain as number, 'wills/marker', 'm', { qos: 1 });
