@@ -32,7 +32,7 @@ describe('resolveMqttOptions', () => {
   const invalid: Array<[options: MqttModuleOptions, field: string, reason: RegExp]> = [
     [{ url: 'localhost:1883' }, 'url', /has no scheme; write it as mqtt:\/\/localhost:1883/],
     [{ url: 'foo://h:1' }, 'url', /unsupported scheme 'foo:'/],
-    [{ url: 'not a url' }, 'url', /is not a URL/],
+    [{ url: 'mqtt://bad host:1' }, 'url', /is not a URL/],
     [{ url: 'mqtt://h', host: 'x' }, 'url', /either url or host/],
     [{ protocol: 'tcp' as never }, 'protocol', /must be one of/],
     [{ port: 70_000 }, 'port', /integer from 1 to 65535/],

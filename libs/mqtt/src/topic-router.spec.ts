@@ -86,3 +86,25 @@ describe('TopicRouter.match', () => {
     expect(() => router.add('a/#/b', 'x')).toThrow(MqttTopicError);
   });
 });
+
+describe('TopicRouter match cache', () => {
+  it('forgets remembered results when filters change', () => {
+    const router = new TopicRouter<string>();
+    router.add('a/+', 'w');
+    expect(router.match('a/b')).toEqual(['w']);
+    router.add('a/b', 'e');
+    expect([...router.match('a/b')].sort()).toEqual(['e', 'w']);
+    router.remove('a/b', 'e');
+    expect(router.match('a/b')).toEqual(['w']);
+    router.add('a/b', 'e2');
+    expect([...router.match('a/b')].sort()).toEqual(['e2', 'w']);
+    router.remove('a/+', 'w');
+    expect(router.match('a/b')).toEqual(['e2']);
+  });
+
+  it('stays correct past the cache size', () => {
+    const router = new TopicRouter<number>();
+    router.add('t/+', 1);
+    for (let i = 0; i < 10_000; i++) expect(router.match(`t/${i}`)).toEqual([1]);
+  });
+});

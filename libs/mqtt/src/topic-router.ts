@@ -17,6 +17,8 @@ class RouterNode<T> {
 }
 
 const NONE: readonly never[] = Object.freeze([]);
+/** Topics whose match result is remembered; IoT topic sets repeat (one per device and metric). */
+const CACHE_SIZE = 4_096;
 
 /**
  * Maps MQTT topic filters to values and finds every value whose filter matches a topic.
@@ -33,6 +35,8 @@ export class TopicRouter<T> {
   private readonly root = new RouterNode<T>();
   private wildcardCount = 0;
   private count = 0;
+  /** topic -> match result for wildcard lookups; dropped whenever a filter is added or removed. */
+  private readonly cache = new Map<string, readonly T[]>();
 
   /** Number of (filter, value) registrations. */
   get size(): number {
@@ -59,6 +63,7 @@ export class TopicRouter<T> {
     }
     // The same value under the same filter is one registration.
     if (list.includes(value)) return;
+    this.cache.clear();
     list.push(value);
     if (!parsed.exact) this.wildcardCount++;
     this.count++;
@@ -71,6 +76,7 @@ export class TopicRouter<T> {
       const list = this.exact.get(parsed.matchFilter);
       if (!list || !removeFrom(list, value)) return false;
       if (list.length === 0) this.exact.delete(parsed.matchFilter);
+      this.cache.clear();
       this.count--;
       return true;
     }
@@ -90,6 +96,7 @@ export class TopicRouter<T> {
       removed = !!node.end && removeFrom(node.end, value);
     }
     if (!removed) return false;
+    this.cache.clear();
     this.prune(path, parsed.levels);
     this.wildcardCount--;
     this.count--;
@@ -101,14 +108,17 @@ export class TopicRouter<T> {
    * modified: for the common single-source case it is the router's own list.
    */
   match(topic: string): readonly T[] {
-    const exact = this.exact.get(topic);
     if (this.wildcardCount === 0) {
-      return exact ?? NONE;
+      return this.exact.get(topic) ?? NONE;
     }
-    const collector: Collector<T> = { first: exact, merged: undefined };
-    const levels = topic.split('/');
-    walk(this.root, levels, 0, topic.charCodeAt(0) === 0x24 /* '$' */, collector);
-    return collector.merged ?? collector.first ?? NONE;
+    const cached = this.cache.get(topic);
+    if (cached) return cached;
+    const collector: Collector<T> = { first: this.exact.get(topic), merged: undefined };
+    walk(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 0x24 /* '$' */, collector);
+    const result = collector.merged ?? collector.first ?? NONE;
+    if (this.cache.size >= CACHE_SIZE) this.cache.clear();
+    this.cache.set(topic, result);
+    return result;
   }
 
   private prune(path: RouterNode<T>[], levels: readonly string[]): void {

@@ -1,0 +1,56 @@
+import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import mqtt from 'mqtt';
+import { MqttModule, OnTopic } from 'nestjs-mqtt';
+import { ReceiveWindow, type ConsumerMessage } from './measure.js';
+import { workloadByName, type Workload } from './workloads.js';
+
+/** A consumer process: `node consumer.js <raw|nest> <workload> <url> <messages>`. */
+const [mode, workloadName, url, messages] = process.argv.slice(2);
+const expected = Number(messages);
+const send = (message: ConsumerMessage) => process.send?.(message);
+const PROGRESS_EVERY = 1_000;
+
+const window = new ReceiveWindow(expected, (result) => send({ type: 'done', result }));
+function tick(): void {
+  window.tick();
+  if (window.received % PROGRESS_EVERY === 0) send({ type: 'progress', received: window.received });
+}
+
+let sink = 0;
+
+/** The floor: bare mqtt.js, one Map lookup and one JSON.parse per message. */
+async function runRaw(workload: Workload): Promise<void> {
+  const handlers = new Map<string, (payload: unknown) => void>();
+  for (const key of workload.rawKeys) handlers.set(key, (payload) => (sink += (payload as { i: number }).i & 1));
+  const client = await mqtt.connectAsync(url, { clean: true });
+  client.on('message', (topic, payload) => {
+    handlers.get(workload.rawKey(topic))?.(JSON.parse(payload.toString()));
+    tick();
+  });
+  await client.subscribeAsync([...workload.filters], { qos: workload.qos });
+}
+
+/** nestjs-mqtt: one decorated handler per filter, generated on a class. */
+async function runNest(workload: Workload): Promise<void> {
+  class Handlers {}
+  const prototype = Handlers.prototype as unknown as Record<string, unknown>;
+  workload.filters.forEach((filter, index) => {
+    const key = `handle${index}`;
+    prototype[key] = function handle(payload: { i: number }): void {
+      sink += payload.i & 1;
+      tick();
+    };
+    OnTopic(filter, { qos: workload.qos, ...workload.handlerOptions })(prototype, key, Object.getOwnPropertyDescriptor(prototype, key)!);
+  });
+  Injectable()(Handlers);
+  @Module({ imports: [MqttModule.forRoot({ url, ...workload.moduleOptions })], providers: [Handlers] })
+  class BenchModule {}
+  await NestFactory.createApplicationContext(BenchModule, { logger: false });
+}
+
+const workload = workloadByName(workloadName);
+await (mode === 'raw' ? runRaw(workload) : runNest(workload));
+send({ type: 'ready' });
+process.on('disconnect', () => process.exit(sink === -1 ? 1 : 0));

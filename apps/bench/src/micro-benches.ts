@@ -1,0 +1,93 @@
+import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import mqtt from 'mqtt';
+import { MqttModule, MqttService, OnTopic, TopicRouter } from 'nestjs-mqtt';
+
+/**
+ * Router alone: ns per match() with `filters` registered (half exact, half wildcard), on matching
+ * topics. `distinctTopics` above the router's result cache (4,096) measures the uncached trie walk.
+ */
+export function routerNsPerMatch(filters: number, distinctTopics: number, lookups = 1_000_000): number {
+  const router = new TopicRouter<number>();
+  for (let i = 0; i < filters; i++) {
+    router.add(i % 2 === 0 ? `site/${i}/sensor/temp` : `site/${i}/+/temp`, i);
+  }
+  // Every topic matches: odd sites have a `+` filter, so distinct middle levels give distinct topics.
+  const topics = Array.from({ length: distinctTopics }, (_, k) => `site/${(2 * k * 7919 + 1) % filters}/s${k}/temp`);
+  let sink = 0;
+  for (let i = 0; i < 200_000; i++) sink += router.match(topics[i % topics.length]).length; // warm-up
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < lookups; i++) sink += router.match(topics[i % topics.length]).length;
+  const ns = Number(process.hrtime.bigint() - start) / lookups;
+  if (sink < 0) throw new Error('unreachable');
+  return ns;
+}
+
+/** Messages per second for `count` publishes, `inFlight` at a time, through `publish`. */
+async function publishRate(publish: () => Promise<unknown>, count: number, inFlight: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      next++;
+      await publish();
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return count / (Number(process.hrtime.bigint() - start) / 1e9);
+}
+
+export interface PublishRates {
+  qos: 0 | 1;
+  raw: number;
+  library: number;
+}
+
+/** publish() throughput: MqttService.publish against bare client.publish, same broker, same window. */
+export async function publishThroughput(url: string, qos: 0 | 1, count: number): Promise<PublishRates> {
+  @Module({ imports: [MqttModule.forRoot({ url })] })
+  class PublishModule {}
+  const app = await NestFactory.createApplicationContext(PublishModule, { logger: false });
+  const service = app.get(MqttService);
+  const raw = await mqtt.connectAsync(url);
+  const payload = '{"i":1,"t":21.5}';
+  const rawPublish = () =>
+    new Promise<void>((resolve, reject) => raw.publish('pub/raw', payload, { qos }, (error) => (error ? reject(error) : resolve())));
+  const libPublish = () => service.publish('pub/lib', payload, { qos });
+  const rates = { raw: [] as number[], library: [] as number[] };
+  await publishRate(rawPublish, count / 5, 100); // warm-up, both paths
+  await publishRate(libPublish, count / 5, 100);
+  for (let round = 0; round < 3; round++) {
+    rates.raw.push(await publishRate(rawPublish, count, 100));
+    rates.library.push(await publishRate(libPublish, count, 100));
+  }
+  await raw.endAsync();
+  await app.close();
+  return { qos, raw: median(rates.raw), library: median(rates.library) };
+}
+
+/** Milliseconds from NestFactory.createApplicationContext to init done, with `handlers` decorated methods. */
+export async function bootstrapMs(url: string, handlers: number): Promise<number> {
+  class ManyHandlers {}
+  const prototype = ManyHandlers.prototype as unknown as Record<string, unknown>;
+  for (let i = 0; i < handlers; i++) {
+    const key = `h${i}`;
+    prototype[key] = function handle(): void {};
+    OnTopic(`boot/${i}/+`)(prototype, key, Object.getOwnPropertyDescriptor(prototype, key)!);
+  }
+  Injectable()(ManyHandlers);
+  @Module({ imports: [MqttModule.forRoot({ url })], providers: [ManyHandlers] })
+  class BootModule {}
+  const start = process.hrtime.bigint();
+  const app = await NestFactory.createApplicationContext(BootModule, { logger: false });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  await app.close();
+  return ms;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}

@@ -1,0 +1,59 @@
+import type { MqttModuleOptions, OnTopicOptions } from 'nestjs-mqtt';
+
+/** One benchmark scenario: which handlers exist and which topics the publisher sends to. */
+export interface Workload {
+  readonly name: string;
+  /** Filters of the decorated handlers (one handler per filter). */
+  readonly filters: readonly string[];
+  /** Topic of message `i`. */
+  topic(i: number): string;
+  /** Key the bare mqtt.js consumer looks its handler up by (the floor's one Map lookup). */
+  rawKey(topic: string): string;
+  /** Keys the bare consumer registers. */
+  readonly rawKeys: readonly string[];
+  readonly qos: 0 | 1;
+  readonly handlerOptions?: OnTopicOptions;
+  readonly moduleOptions?: Partial<MqttModuleOptions>;
+  /** Design target for consumer CPU per message vs bare mqtt.js. */
+  readonly target: number;
+}
+
+const HANDLERS = 1_000;
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const firstTwoLevels = (topic: string) => topic.slice(0, topic.indexOf('/', 6));
+
+export const WORKLOADS: readonly Workload[] = [
+  {
+    name: 'one wildcard handler',
+    filters: ['bench/#'],
+    topic: (i) => `bench/${i % HANDLERS}/data`,
+    rawKey: (topic) => topic.slice(0, topic.indexOf('/')),
+    rawKeys: ['bench'],
+    qos: 0,
+    target: 1.05,
+  },
+  {
+    name: '1,000 exact-topic handlers',
+    filters: range(HANDLERS).map((i) => `bench/${i}/data`),
+    topic: (i) => `bench/${i % HANDLERS}/data`,
+    rawKey: (topic) => topic,
+    rawKeys: range(HANDLERS).map((i) => `bench/${i}/data`),
+    qos: 0,
+    target: 1.1,
+  },
+  {
+    name: '1,000 wildcard handlers (bench/<i>/+)',
+    filters: range(HANDLERS).map((i) => `bench/${i}/+`),
+    topic: (i) => `bench/${i % HANDLERS}/data`,
+    rawKey: firstTwoLevels,
+    rawKeys: range(HANDLERS).map((i) => `bench/${i}`),
+    qos: 0,
+    target: 1.1,
+  },
+];
+
+export function workloadByName(name: string): Workload {
+  const workload = WORKLOADS.find((w) => w.name === name);
+  if (!workload) throw new Error(`unknown workload ${name}`);
+  return workload;
+}
