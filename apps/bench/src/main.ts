@@ -9,7 +9,7 @@ import { runRound } from './round.js';
 import { WORKLOADS } from './workloads.js';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
 async function main(): Promise<void> {
   const broker = await startBroker();
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
       uncached: { small: routerNsPerMatch(10, 20_000), large: routerNsPerMatch(10_000, 20_000) },
     };
     console.log(`router: ${JSON.stringify(router)}`);
-    const publish = [await publishThroughput(broker.url, 0, 50_000), await publishThroughput(broker.url, 1, 20_000)];
+    const publish = [await publishThroughput(broker.url, 0, 100_000), await publishThroughput(broker.url, 1, 20_000)];
     for (const p of publish) console.log(`publish QoS ${p.qos}: bare ${p.raw.toFixed(0)} msg/s, nestjs-mqtt ${p.library.toFixed(0)} msg/s`);
     const bootstrap = { handlers: 1_000, ms: [] as number[] };
     for (let i = 0; i < 3; i++) bootstrap.ms.push(await bootstrapMs(broker.url, 1_000));

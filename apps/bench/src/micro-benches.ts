@@ -58,7 +58,7 @@ export async function publishThroughput(url: string, qos: 0 | 1, count: number):
   const rates = { raw: [] as number[], library: [] as number[] };
   await publishRate(rawPublish, count / 5, 100); // warm-up, both paths
   await publishRate(libPublish, count / 5, 100);
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < 5; round++) {
     rates.raw.push(await publishRate(rawPublish, count, 100));
     rates.library.push(await publishRate(libPublish, count, 100));
   }

@@ -80,7 +80,7 @@ export function renderReport(report: BenchReport): string {
     '',
     '## publish() throughput',
     '',
-    '`MqttService.publish()` against bare `client.publish()` with a callback, 100 in flight, medians of 3 alternating runs.',
+    '`MqttService.publish()` against bare `client.publish()` with a callback, 100 in flight, medians of 5 alternating runs after a warm-up.',
     '',
     '| QoS | bare msg/s | nestjs-mqtt msg/s | ratio | target | |',
     '| --- | ---: | ---: | ---: | ---: | --- |',
