@@ -37,6 +37,7 @@ const config: Config = {
       displayName: 'e2e',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
       globalSetup: '<rootDir>/test/fixtures/binaries.ts',
+      globalTeardown: '<rootDir>/test/support/reliability-report.ts',
     },
   ],
   maxWorkers: 2,

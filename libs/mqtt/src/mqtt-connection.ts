@@ -5,7 +5,10 @@ import { MqttConnectionError } from './errors/mqtt-connection.error.js';
 import type { MqttStatus } from './interfaces/mqtt-message.interface.js';
 import { createLogFormatter, MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO, MQTT_LOG_WARNING, type MqttLogLevel } from './client-log.js';
 import { MqttEventHandlers } from './event-handlers.js';
+import { DuplicateFilter } from './duplicate-filter.js';
 import { MessageDispatcher } from './message-dispatcher.js';
+import { OfflineQueueGuard } from './offline-queue.js';
+import { TakeoverDetector } from './takeover-detector.js';
 import { toClientOptions, type ResolvedMqttOptions } from './options.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 
@@ -22,6 +25,9 @@ export class MqttConnection {
   readonly dispatcher: MessageDispatcher;
   readonly subscriptions: SubscriptionRegistry;
   readonly events: MqttEventHandlers;
+  readonly offlineQueue: OfflineQueueGuard;
+  private readonly duplicates: DuplicateFilter | undefined;
+  private readonly takeover: TakeoverDetector | undefined;
   private hasConnected = false;
   /** Between a CONNACK and the end of that connection. */
   private up = false;
@@ -44,6 +50,10 @@ export class MqttConnection {
     this.client = mqtt.connect({ ...toClientOptions(options), log: (...args: unknown[]) => this.clientLog?.(args) });
     this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger);
     this.events = new MqttEventHandlers(logger);
+    this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
+    this.duplicates = options.dedupeWindowMs ? new DuplicateFilter(options.dedupeWindowMs) : undefined;
+    // A generated id is unique per instance; only a fixed one can collide with another client's.
+    this.takeover = options.clientIdGenerated ? undefined : new TakeoverDetector((evidence) => this.reportTakeover(evidence));
     this.subscriptions = new SubscriptionRegistry(this.client, {
       subscribed: (granted) => this.events.emit('subscribe', granted),
     });
@@ -112,12 +122,14 @@ export class MqttConnection {
   private wire(): void {
     const client = this.client;
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
+      if (this.duplicates?.isDuplicate(topic, packet)) return;
       const pending = this.dispatcher.dispatch(topic, payload, packet);
       if (pending && packet.qos > 0) this.pendingAcks.set(packet, pending);
     });
     client.on('connect', (connack: IConnackPacket) => {
       this.hasConnected = true;
       this.up = true;
+      this.takeover?.connected();
       this.status.next('connected');
       this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}`);
       this.subscriptions.onConnect(connack.sessionPresent);
@@ -130,6 +142,7 @@ export class MqttConnection {
     client.on('close', () => {
       if (this.up) {
         this.up = false;
+        this.takeover?.disconnected(this.lastDisconnect?.reasonCode);
         if (!this.closing) {
           this.status.next('offline');
           this.note(MQTT_LOG_WARNING, `Client '${this.name}' lost its connection to ${this.options.displayUrl}`);
@@ -148,11 +161,23 @@ export class MqttConnection {
     client.on('error', (error: Error) => {
       // Node reports some TLS failures twice; after the client was ended nothing is left to report.
       if (this.ended) return;
+      this.takeover?.failed();
       if (this.hasConnected || this.options.connect === 'background') {
         this.note(MQTT_LOG_ERR, `Client '${this.name}' (${this.options.displayUrl}): ${describeError(error)}`);
       }
       this.events.emit('error', error);
     });
+  }
+
+  /** Redeliveries dropped by `dedupeWindowMs`. */
+  get duplicatesDropped(): number {
+    return this.duplicates?.droppedCount ?? 0;
+  }
+
+  private reportTakeover(evidence: string): void {
+    const reason = `client id '${this.options.clientId}' is probably in use by another client: ${evidence} (a broker restarting again and again looks the same); give each instance its own clientId`;
+    this.note(MQTT_LOG_ERR, `Client '${this.name}': ${reason}`);
+    this.events.emit('error', new MqttConnectionError(this.options.displayUrl, reason));
   }
 
   /**

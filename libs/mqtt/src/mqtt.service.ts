@@ -65,15 +65,25 @@ export class MqttService {
     if (this.connection.status.isStopped) {
       return Promise.reject(new MqttPublishError(topic, 'the client is closed'));
     }
+    const connection = this.connection;
+    const offline = !connection.client.connected;
+    if (offline) {
+      try {
+        connection.offlineQueue.admit(topic, qos);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
     return new Promise<MqttPublishResult>((resolve, reject) => {
-      this.connection.client.publish(topic, body, options ?? {}, (error, packet) => {
+      connection.client.publish(topic, body, options ?? {}, (error, packet) => {
+        if (offline) connection.offlineQueue.release();
         if (error) {
           const code = (error as Error & { code?: number }).code;
           reject(new MqttPublishError(topic, error.message, code, { cause: error }));
           return;
         }
         const result: MqttPublishResult = qos > 0 && packet?.messageId !== undefined ? { messageId: packet.messageId } : {};
-        if (this.connection.events.has('publish')) this.connection.events.emit('publish', { topic, ...result });
+        if (connection.events.has('publish')) connection.events.emit('publish', { topic, ...result });
         resolve(result);
       });
     });

@@ -83,6 +83,12 @@ export interface MqttModuleOptions {
   maxPayloadBytes?: number;
   /** Milliseconds `app.close()` waits for running handlers before it disconnects. */
   shutdownTimeout?: number;
+  /** Publishes that may wait for a connection while offline; more reject with MqttPublishError. */
+  offlineQueueLimit?: number;
+  /** Queue QoS 0 publishes while offline (true), or reject them at once (false). */
+  queueQos0Offline?: boolean;
+  /** Drop QoS 1 redeliveries (DUP) of a message handled within this many milliseconds; off when absent. */
+  dedupeWindowMs?: number;
   /** Raw mqtt.js options for everything else; applied before the options above. */
   clientOptions?: Partial<IClientOptions>;
 }
@@ -102,6 +108,8 @@ export const MQTT_DEFAULTS = {
   ack: 'auto',
   maxPayloadBytes: 8 * 1024 * 1024,
   shutdownTimeout: 10_000,
+  offlineQueueLimit: 10_000,
+  queueQos0Offline: true,
   insecure: false,
   tlsMinVersion: 'TLSv1.2',
   clientIdPrefix: 'nestjs-mqtt_',
@@ -118,6 +126,8 @@ export interface ResolvedMqttOptions {
   /** The broker address without credentials: safe for logs and errors. */
   readonly displayUrl: string;
   readonly clientId: string;
+  /** True when the id was generated (unique per instance), false when the user fixed it. */
+  readonly clientIdGenerated: boolean;
   readonly username: string | undefined;
   readonly password: string | Buffer | undefined;
   readonly keepalive: number;
@@ -136,6 +146,9 @@ export interface ResolvedMqttOptions {
   readonly ack: MqttAckMode;
   readonly maxPayloadBytes: number;
   readonly shutdownTimeout: number;
+  readonly offlineQueueLimit: number;
+  readonly queueQos0Offline: boolean;
+  readonly dedupeWindowMs: number | undefined;
   readonly clientOptions: Partial<IClientOptions>;
 }
 
@@ -153,6 +166,7 @@ const KNOWN_KEYS = new Set<string>([
   'url', 'host', 'port', 'protocol', 'path', 'clientId', 'username', 'password', 'keepalive', 'clean',
   'protocolVersion', 'sessionExpiryInterval', 'tls', 'insecure', 'will', 'connect', 'connectTimeout',
   'reconnectPeriod', 'logging', 'share', 'payload', 'ack', 'maxPayloadBytes', 'shutdownTimeout', 'clientOptions',
+  'offlineQueueLimit', 'queueQos0Offline', 'dedupeWindowMs',
 ]);
 const TLS_KEYS = new Set<string>(['ca', 'cert', 'key', 'passphrase', 'ciphers', 'minVersion', 'servername']);
 const WILL_KEYS = new Set<string>(['topic', 'payload', 'qos', 'retain', 'properties']);
@@ -217,10 +231,14 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
   if (options.clientOptions !== undefined && (options.clientOptions === null || typeof options.clientOptions !== 'object')) {
     throw new MqttConfigError('clientOptions', 'expected an object of mqtt.js options');
   }
+  if (options.clientOptions?.rejectUnauthorized === false && !insecure) {
+    throw new MqttConfigError('clientOptions.rejectUnauthorized', 'turning certificate checks off needs the explicit insecure: true (which logs a warning)');
+  }
 
   return {
     ...address,
     clientId: givenClientId ?? `${MQTT_DEFAULTS.clientIdPrefix}${randomBytes(6).toString('hex')}`,
+    clientIdGenerated: givenClientId === undefined,
     username,
     password,
     keepalive: optionalInteger(options.keepalive, 'keepalive', 0, 65_535) ?? MQTT_DEFAULTS.keepalive,
@@ -239,6 +257,9 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     ack,
     maxPayloadBytes,
     shutdownTimeout: optionalInteger(options.shutdownTimeout, 'shutdownTimeout', 0, 2_147_483_647) ?? MQTT_DEFAULTS.shutdownTimeout,
+    offlineQueueLimit: optionalInteger(options.offlineQueueLimit, 'offlineQueueLimit', 0, 10_000_000) ?? MQTT_DEFAULTS.offlineQueueLimit,
+    queueQos0Offline: optionalBoolean(options.queueQos0Offline, 'queueQos0Offline') ?? MQTT_DEFAULTS.queueQos0Offline,
+    dedupeWindowMs: optionalInteger(options.dedupeWindowMs, 'dedupeWindowMs', 1, 86_400_000),
     clientOptions: options.clientOptions ?? {},
   };
 }
