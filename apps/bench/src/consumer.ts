@@ -15,7 +15,7 @@ const PROGRESS_EVERY = 1_000;
 const window = new ReceiveWindow(expected, (result) => send({ type: 'done', result }));
 function tick(): void {
   window.tick();
-  if (window.received % PROGRESS_EVERY === 0) send({ type: 'progress', received: window.received });
+  if (window.received % PROGRESS_EVERY === 0) send({ type: 'progress', received: window.received, rssBytes: process.memoryUsage.rss() });
 }
 
 let sink = 0;

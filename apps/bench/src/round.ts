@@ -11,7 +11,13 @@ const WINDOW = 4_000;
 const ROUND_TIMEOUT_MS = 120_000;
 
 /** One round: a fresh consumer process receives `count` messages published from here with flow control. */
-export async function runRound(url: string, workload: Workload, mode: ConsumerMode, count: number): Promise<RoundResult> {
+export async function runRound(
+  url: string,
+  workload: Workload,
+  mode: ConsumerMode,
+  count: number,
+  onProgress?: (received: number, rssBytes: number) => void,
+): Promise<RoundResult> {
   const child = fork(CONSUMER, [mode, workload.name, url, String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let received = 0;
   let wake: (() => void) | undefined;
@@ -20,6 +26,7 @@ export async function runRound(url: string, workload: Workload, mode: ConsumerMo
     child.on('message', (message: ConsumerMessage) => {
       if (message.type === 'progress') {
         received = message.received;
+        onProgress?.(message.received, message.rssBytes);
         wake?.();
       } else if (message.type === 'done') {
         clearTimeout(timer);

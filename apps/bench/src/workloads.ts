@@ -50,6 +50,17 @@ export const WORKLOADS: readonly Workload[] = [
     qos: 0,
     target: 1.1,
   },
+  {
+    // The cost of at-least-once to the handler: the PUBACK waits for the handler (mqtt.js handles packets one at a time).
+    name: "QoS 1, one wildcard handler, ack 'after-handler'",
+    filters: ['bench/#'],
+    topic: (i) => `bench/${i % HANDLERS}/data`,
+    rawKey: (topic) => topic.slice(0, topic.indexOf('/')),
+    rawKeys: ['bench'],
+    qos: 1,
+    handlerOptions: { ack: 'after-handler' },
+    target: 1.1,
+  },
 ];
 
 export function workloadByName(name: string): Workload {
