@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { ExternalContextCreator } from '@nestjs/core';
+import { DiscoveryService, ExternalContextCreator } from '@nestjs/core';
 import type { IPublishPacket } from 'mqtt';
-import { ENHANCER_METADATA_KEYS, MQTT_CONTEXT_TYPE, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
+import { ENHANCER_METADATA_KEYS, EXCEPTION_FILTERS_METADATA, MQTT_CONTEXT_TYPE, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
 import { MqttContext } from './mqtt-context.js';
 import { MqttParamType } from './decorators/param.decorators.js';
 
@@ -12,6 +12,11 @@ export interface PreparedHandler {
   readonly invoke: HandlerInvoker;
   /** Whether `invoke` needs the MqttContext (so the dispatcher allocates it only then). */
   readonly needsContext: boolean;
+  /**
+   * Runs the handler's exception filters (method, class, global) on an error it raised. Resolves
+   * with what a filter returned; rejects when no filter handled it. Absent when there are none.
+   */
+  readonly filterError?: (error: unknown, payload: unknown, topic: string, packet: IPublishPacket, context: MqttContext | undefined) => Promise<unknown>;
 }
 
 type HandlerArgs = [payload: unknown, topic: string, packet: IPublishPacket, context: MqttContext];
@@ -49,7 +54,12 @@ const paramsFactory = {
  */
 @Injectable()
 export class HandlerInvokerFactory {
-  constructor(private readonly externalContextCreator: ExternalContextCreator) {}
+  private globalEnhancers: ReadonlySet<EnhancerKind> | undefined;
+
+  constructor(
+    private readonly externalContextCreator: ExternalContextCreator,
+    private readonly discovery: DiscoveryService,
+  ) {}
 
   prepare(instance: object, methodName: string): PreparedHandler {
     const method = (instance as Record<string, unknown>)[methodName] as (...args: unknown[]) => unknown;
@@ -60,27 +70,87 @@ export class HandlerInvokerFactory {
         needsContext: method.length >= 4,
       };
     }
+    const target = instance as Record<string, (...args: unknown[]) => unknown>;
+    // Filters run separately (below), so that a guard's refusal is not reported as a failure.
     const wrapped = this.externalContextCreator.create(
-      instance as Record<string, (...args: unknown[]) => unknown>,
+      target,
       method,
       methodName,
       ROUTE_ARGS_METADATA,
       paramsFactory,
       undefined,
       undefined,
-      { guards: true, interceptors: true, filters: true },
+      { guards: true, interceptors: true, filters: false },
       MQTT_CONTEXT_TYPE,
     );
     return {
       invoke: (payload, topic, packet, context) => wrapped(payload, topic, packet, context),
       needsContext: true,
+      filterError: this.hasFilters(instance, method) ? this.filterRunner(target, method, methodName) : undefined,
+    };
+  }
+
+  /**
+   * Exception filters through Nest's own selection (by exception type, method before class before
+   * global): a stand-in callback that throws the handler's error, carrying the method's metadata.
+   */
+  private filterRunner(instance: Record<string, (...args: unknown[]) => unknown>, method: object, methodName: string): NonNullable<PreparedHandler['filterError']> {
+    let pending: unknown;
+    const rethrow = (): never => {
+      const error = pending;
+      pending = undefined;
+      throw error;
+    };
+    for (const key of Reflect.getMetadataKeys(method)) {
+      Reflect.defineMetadata(key, Reflect.getMetadata(key, method), rethrow);
+    }
+    const runner = this.externalContextCreator.create(
+      instance,
+      rethrow,
+      methodName,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      { guards: false, interceptors: false, filters: true },
+      MQTT_CONTEXT_TYPE,
+    );
+    return (error, payload, topic, packet, context) => {
+      pending = error; // read synchronously by rethrow() within this call
+      return runner(payload, topic, packet, context);
     };
   }
 
   private needsNestContext(instance: object, methodName: string, method: object): boolean {
     if (Reflect.getMetadata(ROUTE_ARGS_METADATA, instance.constructor, methodName)) return true;
+    if (this.globals().size > 0) return true;
     return ENHANCER_METADATA_KEYS.some(
       (key) => Reflect.getMetadata(key, method) !== undefined || Reflect.getMetadata(key, instance.constructor) !== undefined,
     );
   }
+
+  private hasFilters(instance: object, method: object): boolean {
+    return (
+      this.globals().has('FILTER') ||
+      Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, method) !== undefined ||
+      Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, instance.constructor) !== undefined
+    );
+  }
+
+  /** Global enhancers registered as APP_GUARD / APP_INTERCEPTOR / APP_PIPE / APP_FILTER providers. */
+  private globals(): ReadonlySet<EnhancerKind> {
+    if (!this.globalEnhancers) {
+      const kinds = new Set<EnhancerKind>();
+      for (const wrapper of this.discovery.getProviders()) {
+        const match = typeof wrapper.token === 'string' ? GLOBAL_ENHANCER_TOKEN.exec(wrapper.token) : null;
+        if (match) kinds.add(match[1] as EnhancerKind);
+      }
+      this.globalEnhancers = kinds;
+    }
+    return this.globalEnhancers;
+  }
 }
+
+type EnhancerKind = 'GUARD' | 'INTERCEPTOR' | 'PIPE' | 'FILTER';
+/** Nest registers `{ provide: APP_GUARD, ... }` providers under tokens like `APP_GUARD (UUID: ...)`. */
+const GLOBAL_ENHANCER_TOKEN = /^APP_(GUARD|INTERCEPTOR|PIPE|FILTER)\b/;

@@ -1,6 +1,6 @@
 export { MqttModule } from './mqtt.module.js';
 export { MQTT_MODULE_OPTIONS, type MqttModuleExtras, type MqttModuleRootOptions, type MqttModuleAsyncOptions } from './mqtt.module-definition.js';
-export { MqttService } from './mqtt.service.js';
+export { MqttService, type MqttRequestOptions } from './mqtt.service.js';
 export { MqttContext } from './mqtt-context.js';
 export { getMqttToken } from './mqtt.tokens.js';
 export { DEFAULT_MQTT_CLIENT_NAME, MQTT_CONTEXT_TYPE } from './mqtt.constants.js';

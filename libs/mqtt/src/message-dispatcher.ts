@@ -1,7 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { IPublishPacket } from 'mqtt';
 import type { PayloadFormat } from './interfaces/mqtt-message.interface.js';
-import type { HandlerInvoker } from './handler-invoker.js';
+import type { HandlerInvoker, PreparedHandler } from './handler-invoker.js';
 import { MqttContext } from './mqtt-context.js';
 import type { MqttAckMode } from './options.js';
 import { decodePayload, PayloadDecodeFailure } from './payload-codec.js';
@@ -16,7 +16,14 @@ export interface BoundHandler {
   readonly needsContext: boolean;
   readonly format: PayloadFormat;
   readonly ack: MqttAckMode;
+  readonly filterError?: PreparedHandler['filterError'];
 }
+
+/** Publishes a handler's outcome to the response topic of an MQTT 5 request. */
+export type Replier = (request: IPublishPacket, outcome: { value: unknown } | { error: string }) => void;
+
+/** What Nest's guards throw when one returns false (ExternalContextCreator). */
+const GUARD_REFUSAL = 'Forbidden resource';
 
 interface Route {
   readonly handler: BoundHandler;
@@ -32,6 +39,8 @@ interface Route {
 export class MessageDispatcher {
   private readonly router = new TopicRouter<Route>();
   private readonly fallback: Route[] = [];
+  /** handler -> filter source -> its route, so a route can be removed again (observe()). */
+  private readonly routes = new Map<BoundHandler, Map<string, Route>>();
   private accepting = true;
   private running = 0;
   private idle: (() => void) | undefined;
@@ -41,11 +50,25 @@ export class MessageDispatcher {
     private readonly clientName: string,
     private readonly maxPayloadBytes: number,
     private readonly logger: LoggerService,
+    private readonly reply: Replier,
   ) {}
 
   addTopicHandler(filter: ParsedTopicFilter, handler: BoundHandler): void {
-    this.router.add(filter.source, { handler, filter });
+    const route: Route = { handler, filter };
+    this.router.add(filter.source, route);
+    let byFilter = this.routes.get(handler);
+    if (!byFilter) this.routes.set(handler, (byFilter = new Map()));
+    byFilter.set(filter.source, route);
     if (handler.ack === 'after-handler') this.ackAfterHandler = true;
+  }
+
+  removeTopicHandler(filter: ParsedTopicFilter, handler: BoundHandler): void {
+    const byFilter = this.routes.get(handler);
+    const route = byFilter?.get(filter.source);
+    if (!byFilter || !route) return;
+    this.router.remove(filter.source, route);
+    byFilter.delete(filter.source);
+    if (byFilter.size === 0) this.routes.delete(handler);
   }
 
   addFallbackHandler(handler: BoundHandler): void {
@@ -129,29 +152,37 @@ export class MessageDispatcher {
         decoded?.set(handler.format, value);
       }
     } catch (error) {
-      const reason = error instanceof PayloadDecodeFailure ? error.message : String(error);
-      this.logger.warn(`Payload on '${topic}' not delivered to ${handler.label}: ${reason} (format '${handler.format}')`);
+      const reason = `${error instanceof PayloadDecodeFailure ? error.message : String(error)} (format '${handler.format}')`;
+      this.logger.warn(`Payload on '${topic}' not delivered to ${handler.label}: ${reason}`);
+      this.answer(packet, { error: `payload could not be decoded: ${reason}` });
       return undefined;
     }
 
+    const context = handler.needsContext ? new MqttContext(topic, packet, this.clientName, filter) : undefined;
     let result: unknown;
     try {
-      const context = handler.needsContext ? new MqttContext(topic, packet, this.clientName, filter) : undefined;
       result = handler.invoke(value, topic, packet, context);
     } catch (error) {
-      this.reportFailure(handler, topic, error);
+      return this.track(handler, this.failed(handler, error, value, topic, packet, context));
+    }
+    if (!isPromiseLike(result)) {
+      this.answer(packet, { value: result });
       return undefined;
     }
-    if (!isPromiseLike(result)) return undefined;
-
-    this.running++;
-    const settled = Promise.resolve(result).then(
-      () => this.finished(),
-      (error: unknown) => {
-        this.reportFailure(handler, topic, error);
-        this.finished();
-      },
+    return this.track(
+      handler,
+      Promise.resolve(result).then(
+        (resolved) => this.answer(packet, { value: resolved }),
+        (error: unknown) => this.failed(handler, error, value, topic, packet, context),
+      ),
     );
+  }
+
+  /** Counts a running handler until `work` settles; `work` never rejects. */
+  private track(handler: BoundHandler, work: Promise<void> | undefined): Promise<void> | undefined {
+    if (!work) return undefined;
+    this.running++;
+    const settled = work.then(() => this.finished());
     return handler.ack === 'after-handler' ? settled : undefined;
   }
 
@@ -164,10 +195,52 @@ export class MessageDispatcher {
     }
   }
 
-  private reportFailure(handler: BoundHandler, topic: string, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    this.logger.error(`${handler.label} failed on '${topic}': ${message}`, error instanceof Error ? error.stack : undefined);
+  /** A guard's refusal drops the message; other errors go to exception filters, else to the log. */
+  private failed(
+    handler: BoundHandler,
+    error: unknown,
+    value: unknown,
+    topic: string,
+    packet: IPublishPacket,
+    context: MqttContext | undefined,
+  ): Promise<void> | undefined {
+    if (error instanceof Error && error.message === GUARD_REFUSAL && error.name === 'ForbiddenException') {
+      this.logger.debug?.(`Message on '${topic}' dropped: a guard of ${handler.label} refused it`);
+      this.answer(packet, { error: GUARD_REFUSAL });
+      return undefined;
+    }
+    if (handler.filterError) {
+      return handler.filterError(error, value, topic, packet, context).then(
+        (handled) => this.answer(packet, { value: handled }),
+        (unhandled: unknown) => this.reportFailure(handler, topic, packet, unhandled),
+      );
+    }
+    this.reportFailure(handler, topic, packet, error);
+    return undefined;
   }
+
+  private reportFailure(handler: BoundHandler, topic: string, packet: IPublishPacket, error: unknown): void {
+    const message = describeError(error);
+    this.logger.error(`${handler.label} failed on '${topic}': ${message}`, error instanceof Error ? error.stack : undefined);
+    this.answer(packet, { error: message });
+  }
+
+  /** Replies only to MQTT 5 requests (a response topic), and only with something to say. */
+  private answer(packet: IPublishPacket, outcome: { value: unknown } | { error: string }): void {
+    if (!packet.properties?.responseTopic) return;
+    if ('value' in outcome && outcome.value === undefined) return;
+    this.reply(packet, outcome);
+  }
+}
+
+/** An error's message, with the details of Nest's HTTP-style exceptions (e.g. ValidationPipe's constraints). */
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const response = (error as Error & { getResponse?: () => unknown }).getResponse?.();
+  const details = typeof response === 'object' && response !== null ? (response as { message?: unknown }).message : undefined;
+  if (Array.isArray(details)) return `${error.message}: ${details.join('; ')}`;
+  if (typeof details === 'string' && details !== error.message) return `${error.message}: ${details}`;
+  return error.message;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

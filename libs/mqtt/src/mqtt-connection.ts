@@ -1,8 +1,11 @@
 import type { LoggerService } from '@nestjs/common';
-import mqtt, { type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientPublishOptions, type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { BehaviorSubject } from 'rxjs';
 import { MqttConnectionError } from './errors/mqtt-connection.error.js';
-import type { MqttStatus } from './interfaces/mqtt-message.interface.js';
+import type { MqttPayload, MqttStatus } from './interfaces/mqtt-message.interface.js';
+import { encodePayload } from './payload-codec.js';
+import { REPLY_ERROR_PROPERTY } from './request-client.js';
+import { assertTopicName } from './topic-filter.js';
 import { createLogFormatter, MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO, MQTT_LOG_WARNING, type MqttLogLevel } from './client-log.js';
 import { MqttEventHandlers } from './event-handlers.js';
 import { DuplicateFilter } from './duplicate-filter.js';
@@ -32,6 +35,7 @@ export class MqttConnection {
   /** Between a CONNACK and the end of that connection. */
   private up = false;
   private lastDisconnect: IDisconnectPacket | undefined;
+  private readonly closeHooks: Array<() => void> = [];
   private started = false;
   /** The mqtt.js client was ended (bootstrap connection failure or shutdown). */
   private ended = false;
@@ -48,15 +52,17 @@ export class MqttConnection {
   ) {
     // Our own log function replaces mqtt.js's `debug` output, which prints the CONNECT packet password.
     this.client = mqtt.connect({ ...toClientOptions(options), log: (...args: unknown[]) => this.clientLog?.(args) });
-    this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger);
+    this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger, (request, outcome) => this.reply(request, outcome));
     this.events = new MqttEventHandlers(logger);
     this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
     this.duplicates = options.dedupeWindowMs ? new DuplicateFilter(options.dedupeWindowMs) : undefined;
     // A generated id is unique per instance; only a fixed one can collide with another client's.
     this.takeover = options.clientIdGenerated ? undefined : new TakeoverDetector((evidence) => this.reportTakeover(evidence));
-    this.subscriptions = new SubscriptionRegistry(this.client, {
-      subscribed: (granted) => this.events.emit('subscribe', granted),
-    });
+    this.subscriptions = new SubscriptionRegistry(
+      this.client,
+      { subscribed: (granted) => this.events.emit('subscribe', granted) },
+      options.protocolVersion === 5,
+    );
     if (options.insecure) {
       this.note(MQTT_LOG_WARNING, `TLS certificate verification is OFF for ${options.displayUrl} (insecure: true); anyone can impersonate the broker`);
     }
@@ -100,9 +106,15 @@ export class MqttConnection {
     }
   }
 
+  /** Runs when the client closes (pending requests, observers). */
+  onClose(hook: () => void): void {
+    this.closeHooks.push(hook);
+  }
+
   private async shutdown(): Promise<void> {
     await this.drain();
     this.subscriptions.close();
+    for (const hook of this.closeHooks) hook();
     // A client that never started (bootstrap failed earlier) or already ended has nothing to close.
     if (this.started && !this.ended) {
       await new Promise<void>((resolve) => {
@@ -123,6 +135,7 @@ export class MqttConnection {
     const client = this.client;
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
       if (this.duplicates?.isDuplicate(topic, packet)) return;
+      if (!this.subscriptions.isPrimaryCopy(topic, packet.properties?.subscriptionIdentifier)) return;
       const pending = this.dispatcher.dispatch(topic, payload, packet);
       if (pending && packet.qos > 0) this.pendingAcks.set(packet, pending);
     });
@@ -166,6 +179,35 @@ export class MqttConnection {
         this.note(MQTT_LOG_ERR, `Client '${this.name}' (${this.options.displayUrl}): ${describeError(error)}`);
       }
       this.events.emit('error', error);
+    });
+  }
+
+  /** Publishes a handler's return value (or its error, as a user property) to an MQTT 5 request's response topic. */
+  private reply(request: IPublishPacket, outcome: { value: unknown } | { error: string }): void {
+    const { responseTopic, correlationData } = request.properties ?? {};
+    if (!responseTopic) return;
+    const properties: NonNullable<IClientPublishOptions['properties']> = correlationData ? { correlationData } : {};
+    let payload: Buffer | string = '';
+    if ('error' in outcome) {
+      properties.userProperties = { [REPLY_ERROR_PROPERTY]: outcome.error };
+    } else {
+      try {
+        payload = encodePayload(outcome.value as MqttPayload, this.options.maxPayloadBytes);
+        if (typeof outcome.value === 'object' && outcome.value !== null && !(outcome.value instanceof Uint8Array)) {
+          properties.contentType = 'application/json';
+        }
+      } catch (error) {
+        properties.userProperties = { [REPLY_ERROR_PROPERTY]: `the reply could not be encoded: ${(error as Error).message}` };
+      }
+    }
+    try {
+      assertTopicName(responseTopic, 'responseTopic');
+    } catch (error) {
+      this.note(MQTT_LOG_WARNING, `Reply not sent: ${(error as Error).message}`);
+      return;
+    }
+    this.client.publish(responseTopic, payload, { qos: request.qos === 0 ? 0 : 1, properties }, (error) => {
+      if (error) this.note(MQTT_LOG_WARNING, `Reply to '${responseTopic}' failed: ${error.message}`);
     });
   }
 

@@ -15,7 +15,8 @@ export const MQTT_EVENT_HANDLER_METADATA = Symbol('nestjs-mqtt:event-handler');
 export const ROUTE_ARGS_METADATA = '__routeArguments__';
 
 /** Nest's enhancer metadata keys (written by @UseGuards, @UseInterceptors, @UsePipes, @UseFilters). */
-export const ENHANCER_METADATA_KEYS = ['__guards__', '__interceptors__', '__pipes__', '__exceptionFilters__'] as const;
+export const EXCEPTION_FILTERS_METADATA = '__exceptionFilters__';
+export const ENHANCER_METADATA_KEYS = ['__guards__', '__interceptors__', '__pipes__', EXCEPTION_FILTERS_METADATA] as const;
 
 /** MQTT protocol limits (MQTT 3.1.1 §1.5.3, §4.7; Mosquitto's TOPIC_HIERARCHY_LIMIT). */
 export const MQTT_MAX_TOPIC_BYTES = 65_535;

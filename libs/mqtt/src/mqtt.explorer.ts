@@ -10,9 +10,10 @@ import { HandlerInvokerFactory, type PreparedHandler } from './handler-invoker.j
 import { MqttClientRegistry } from './mqtt-client.registry.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import { MqttMetadataAccessor } from './mqtt-metadata.accessor.js';
+import type { SubscriptionRequest } from './subscription-registry.js';
 import { parseTopicFilter, toSharedFilter } from './topic-filter.js';
 
-const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack']);
+const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack', 'noLocal', 'retainAsPublished', 'retainHandling']);
 const EVENT_OPTION_KEYS = new Set<string>(['client', 'payload']);
 const PAYLOAD_FORMATS = new Set<string>(['auto', 'json', 'text', 'buffer']);
 
@@ -41,8 +42,8 @@ export class MqttExplorer implements OnModuleInit {
   }
 
   /** Binds every decorated method; returns the decorated subscriptions per client (broker filter -> highest QoS). */
-  explore(): Map<MqttConnection, Map<string, QoS>> {
-    const subscriptions = new Map<MqttConnection, Map<string, QoS>>();
+  explore(): Map<MqttConnection, Map<string, SubscriptionRequest>> {
+    const subscriptions = new Map<MqttConnection, Map<string, SubscriptionRequest>>();
     const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
     for (const wrapper of wrappers) {
       const instance: unknown = wrapper.instance;
@@ -61,7 +62,7 @@ export class MqttExplorer implements OnModuleInit {
     wrapper: InstanceWrapper,
     instance: object,
     methodName: string,
-    subscriptions: Map<MqttConnection, Map<string, QoS>>,
+    subscriptions: Map<MqttConnection, Map<string, SubscriptionRequest>>,
   ): void {
     const method: unknown = (instance as Record<string, unknown>)[methodName];
     const topics = this.accessor.topicHandlers(method);
@@ -86,7 +87,7 @@ export class MqttExplorer implements OnModuleInit {
     label: string,
     prepared: PreparedHandler,
     { filters, options }: OnTopicMetadata,
-    subscriptions: Map<MqttConnection, Map<string, QoS>>,
+    subscriptions: Map<MqttConnection, Map<string, SubscriptionRequest>>,
   ): void {
     checkTopicOptions(label, options);
     const connection = this.connectionFor(label, options.client);
@@ -96,6 +97,10 @@ export class MqttExplorer implements OnModuleInit {
     const handler = this.bound(label, prepared, connection, options.payload, options.ack);
     const share = options.share === false ? undefined : (options.share ?? connection.options.share);
     const qos = options.qos ?? 0;
+    const mqtt5Options = { noLocal: options.noLocal, retainAsPublished: options.retainAsPublished, retainHandling: options.retainHandling };
+    if (connection.options.protocolVersion !== 5 && Object.values(mqtt5Options).some((value) => value !== undefined)) {
+      throw new MqttHandlerError(label, 'noLocal, retainAsPublished and retainHandling are MQTT 5 subscription options; the client speaks MQTT 3.1.1');
+    }
     for (const filter of filters) {
       const parsed = parseTopicFilter(filter, `topic filter of ${label}`);
       connection.dispatcher.addTopicHandler(parsed, handler);
@@ -103,8 +108,19 @@ export class MqttExplorer implements OnModuleInit {
       const brokerFilter = toSharedFilter(parsed, share, `topic filter of ${label}`);
       let forClient = subscriptions.get(connection);
       if (!forClient) subscriptions.set(connection, (forClient = new Map()));
-      // One SUBSCRIBE per distinct filter, at the highest QoS any handler asked for.
-      forClient.set(brokerFilter, Math.max(forClient.get(brokerFilter) ?? 0, qos) as QoS);
+      // One subscription per distinct filter, at the highest QoS any handler asked for.
+      const request: SubscriptionRequest = {
+        filter: brokerFilter,
+        qos: Math.max(forClient.get(brokerFilter)?.qos ?? 0, qos) as QoS,
+        ...(options.noLocal !== undefined ? { nl: options.noLocal } : {}),
+        ...(options.retainAsPublished !== undefined ? { rap: options.retainAsPublished } : {}),
+        ...(options.retainHandling !== undefined ? { rh: options.retainHandling } : {}),
+      };
+      const existing = forClient.get(brokerFilter);
+      if (existing && (existing.nl !== request.nl || existing.rap !== request.rap || existing.rh !== request.rh)) {
+        throw new MqttHandlerError(label, `subscribes '${brokerFilter}' with other MQTT 5 subscription options than another handler of that filter`);
+      }
+      forClient.set(brokerFilter, request);
     }
   }
 
@@ -139,6 +155,7 @@ export class MqttExplorer implements OnModuleInit {
       needsContext: prepared.needsContext,
       format: payload ?? connection.options.payload,
       ack: ack ?? connection.options.ack,
+      filterError: prepared.filterError,
     };
   }
 
@@ -156,11 +173,9 @@ export class MqttExplorer implements OnModuleInit {
     return connection;
   }
 
-  private async start(connection: MqttConnection, filters: Map<string, QoS> | undefined): Promise<void> {
-    // Registered before connecting, so the first CONNACK sends them in one SUBSCRIBE.
-    const granted = filters?.size
-      ? connection.subscriptions.subscribe([...filters].map(([filter, qos]) => ({ filter, qos })))
-      : undefined;
+  private async start(connection: MqttConnection, filters: Map<string, SubscriptionRequest> | undefined): Promise<void> {
+    // Registered before connecting, so the first CONNACK sends them together.
+    const granted = filters?.size ? connection.subscriptions.subscribe([...filters.values()]) : undefined;
     if (connection.options.connect === 'background') {
       granted?.catch((error: Error) => this.logger.error(error.message));
       await connection.start();
@@ -186,6 +201,9 @@ function checkTopicOptions(label: string, options: OnTopicOptions): void {
   }
   if (options.ack !== undefined && options.ack !== 'auto' && options.ack !== 'after-handler') {
     throw new MqttHandlerError(label, `ack must be 'auto' or 'after-handler', got ${JSON.stringify(options.ack)}`);
+  }
+  if (options.retainHandling !== undefined && ![0, 1, 2].includes(options.retainHandling)) {
+    throw new MqttHandlerError(label, `retainHandling must be 0, 1 or 2, got ${JSON.stringify(options.retainHandling)}`);
   }
   if (options.subscribe !== undefined && typeof options.subscribe !== 'boolean') {
     throw new MqttHandlerError(label, 'subscribe must be true or false');

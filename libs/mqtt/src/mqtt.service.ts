@@ -3,6 +3,7 @@ import type { Observable } from 'rxjs';
 import { MqttArgumentError } from './errors/mqtt-argument.error.js';
 import { MqttPublishError } from './errors/mqtt-publish.error.js';
 import type {
+  MqttMessage,
   MqttPayload,
   MqttPublishOptions,
   MqttPublishResult,
@@ -12,11 +13,21 @@ import type {
   TopicQos,
 } from './interfaces/mqtt-message.interface.js';
 import type { MqttConnection } from './mqtt-connection.js';
+import { MessageObservers } from './message-observers.js';
 import { encodePayload } from './payload-codec.js';
+import { checkRequestTimeout, RequestClient } from './request-client.js';
 import { assertTopicName, parseTopicFilter } from './topic-filter.js';
 
 const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
 const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
+const REQUEST_OPTION_KEYS = new Set(['qos', 'timeout']);
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+export interface MqttRequestOptions {
+  /** Milliseconds to wait for the reply (default 10000). */
+  timeout?: number;
+  qos?: QoS;
+}
 
 /**
  * One MQTT client. The default client is injected by class; named ones with `@InjectMqtt(name)`.
@@ -24,9 +35,16 @@ const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
  */
 export class MqttService {
   readonly status$: Observable<MqttStatus>;
+  private readonly requests: RequestClient;
+  private readonly observers: MessageObservers;
 
   constructor(private readonly connection: MqttConnection) {
     this.status$ = connection.status.asObservable();
+    this.requests = new RequestClient(connection.subscriptions, connection.dispatcher, (topic, payload, options) =>
+      this.publish(topic, payload as MqttPayload, options),
+    );
+    this.observers = new MessageObservers(connection.dispatcher, connection.subscriptions);
+    connection.onClose(() => this.requests.close());
   }
 
   /** The client's name (`'default'` unless `MqttModule.forRoot({ name })`). */
@@ -112,6 +130,28 @@ export class MqttService {
     if (filters.length === 0) return;
     await this.connection.subscriptions.unsubscribe(filters);
     this.connection.events.emit('unsubscribe', filters);
+  }
+
+  /**
+   * MQTT 5 request/reply: publishes with a response topic and correlation data, and resolves with
+   * the decoded reply. Rejects with MqttRequestError when the responder failed or after `timeout` ms.
+   */
+  async request<T = unknown>(topic: string, payload: MqttPayload, options: MqttRequestOptions = {}): Promise<T> {
+    assertTopicName(topic, 'topic');
+    const checked = checkOptions(options, REQUEST_OPTION_KEYS) ?? {};
+    if (this.connection.options.protocolVersion !== 5) {
+      throw new MqttArgumentError('protocolVersion', 'request() needs MQTT 5 (response topic and correlation data); set protocolVersion: 5');
+    }
+    const timeout = checkRequestTimeout(checked.timeout ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    return (await this.requests.request(topic, payload, timeout, checkQos(checked.qos))) as T;
+  }
+
+  /**
+   * Messages on `filter` as an Observable: subscribes when the first observer subscribes and
+   * unsubscribes after the last one leaves (unless the client held the filter already).
+   */
+  observe<T = unknown>(filter: string): Observable<MqttMessage<T>> {
+    return this.observers.observe<T>(parseTopicFilter(filter, 'filter'));
   }
 
   private brokerFilters(filter: string | readonly string[]): string[] {

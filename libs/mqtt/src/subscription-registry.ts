@@ -1,10 +1,23 @@
 import type { ISubscriptionMap, MqttClient } from 'mqtt';
 import { MqttSubscribeError } from './errors/mqtt-subscribe.error.js';
 import type { QoS, TopicQos } from './interfaces/mqtt-message.interface.js';
+import { TopicRouter } from './topic-router.js';
 
-interface WantedSubscription {
+/** A subscription as asked for; `nl`, `rap` and `rh` are MQTT 5 subscription options. */
+export interface SubscriptionRequest {
   readonly filter: string;
   readonly qos: QoS;
+  /** No Local: do not receive our own publishes. */
+  readonly nl?: boolean;
+  /** Retain As Published: keep the retain flag as the publisher set it. */
+  readonly rap?: boolean;
+  /** Retain Handling: 0 send retained on subscribe, 1 only on a new subscription, 2 never. */
+  readonly rh?: 0 | 1 | 2;
+}
+
+interface WantedSubscription extends SubscriptionRequest {
+  /** MQTT 5 subscription identifier, stable per filter. */
+  readonly id: number | undefined;
   /** Granted by the broker on the current session. */
   granted: boolean;
 }
@@ -33,10 +46,14 @@ export class SubscriptionRegistry {
   private readonly waiters = new Map<string, Waiter[]>();
   /** Dropped while offline: a present durable session still holds them, so they are unsubscribed on connect. */
   private readonly droppedOffline = new Set<string>();
+  /** MQTT 5: subscription identifier per non-shared filter, to recognise one copy per message. */
+  private readonly identifiers = new TopicRouter<number>();
+  private nextIdentifier = 1;
 
   constructor(
     private readonly client: MqttClient,
     private readonly events: SubscriptionEvents,
+    private readonly mqtt5: boolean,
   ) {}
 
   /** Granted subscriptions, filter -> { topic, qos }. */
@@ -45,15 +62,16 @@ export class SubscriptionRegistry {
   }
 
   /** Subscribes now when connected, else on the next connection. Resolves when granted. */
-  subscribe(requests: ReadonlyArray<{ filter: string; qos: QoS }>): Promise<TopicQos[]> {
+  subscribe(requests: readonly SubscriptionRequest[]): Promise<TopicQos[]> {
     const toSend: WantedSubscription[] = [];
-    const results = requests.map(({ filter, qos }) => {
+    const results = requests.map((request) => {
+      const { filter, qos } = request;
       const current = this.wanted.get(filter);
-      if (current?.granted && current.qos === qos) {
-        // Same filter, same QoS: a new SUBSCRIBE would only replay retained messages.
+      if (current?.granted && sameOptions(current, request)) {
+        // Same filter, same options: a new SUBSCRIBE would only replay retained messages.
         return Promise.resolve(this.granted.get(filter) ?? { topic: filter, qos });
       }
-      const wanted: WantedSubscription = { filter, qos, granted: false };
+      const wanted: WantedSubscription = { ...request, id: current?.id ?? this.identify(filter), granted: false };
       this.wanted.set(filter, wanted);
       this.droppedOffline.delete(filter);
       toSend.push(wanted);
@@ -73,6 +91,8 @@ export class SubscriptionRegistry {
   async unsubscribe(filters: readonly string[]): Promise<void> {
     const held = filters.filter((filter) => this.wanted.has(filter));
     for (const filter of held) {
+      const id = this.wanted.get(filter)?.id;
+      if (id !== undefined) this.identifiers.remove(filter, id);
       this.wanted.delete(filter);
       this.granted.delete(filter);
       this.settle(filter, undefined, new MqttSubscribeError(filter, 'unsubscribed before the broker granted it'));
@@ -116,10 +136,44 @@ export class SubscriptionRegistry {
     }
   }
 
+  /**
+   * MQTT 5 brokers deliver one copy of a message per matching subscription. Only the copy that
+   * carries the lowest identifier among our non-shared filters matching the topic is handled, so
+   * every handler runs once per message. Copies without identifiers are always handled.
+   */
+  isPrimaryCopy(topic: string, carried: number | number[] | undefined): boolean {
+    if (carried === undefined) return true;
+    const matching = this.identifiers.match(topic);
+    if (matching.length === 0) return true;
+    let lowest = matching[0];
+    for (const id of matching) if (id < lowest) lowest = id;
+    return Array.isArray(carried) ? carried.includes(lowest) : carried === lowest;
+  }
+
+  private identify(filter: string): number | undefined {
+    // A shared subscription gets some messages and not others, so it never decides which copy counts.
+    if (!this.mqtt5 || filter.startsWith('$share/')) return undefined;
+    const id = this.nextIdentifier++;
+    this.identifiers.add(filter, id);
+    return id;
+  }
+
   private send(entries: readonly WantedSubscription[]): void {
+    if (!this.mqtt5) {
+      this.sendPacket(entries);
+      return;
+    }
+    // A subscription identifier belongs to a whole SUBSCRIBE packet: one packet per filter.
+    for (const entry of entries) this.sendPacket([entry]);
+  }
+
+  private sendPacket(entries: readonly WantedSubscription[]): void {
     const map: ISubscriptionMap = {};
-    for (const entry of entries) map[entry.filter] = { qos: entry.qos };
-    this.client.subscribe(map, (error, _grants, packet) => {
+    for (const { filter, qos, nl, rap, rh } of entries) {
+      map[filter] = { qos, ...(nl !== undefined ? { nl } : {}), ...(rap !== undefined ? { rap } : {}), ...(rh !== undefined ? { rh } : {}) };
+    }
+    const id = entries.length === 1 ? entries[0].id : undefined;
+    this.client.subscribe(map, id !== undefined ? { qos: entries[0].qos, properties: { subscriptionIdentifier: id } } : {}, (error, _grants, packet) => {
       // SUBACK return codes, one per filter in the order sent (0x80 and up: refused).
       const codes = packet?.granted as number[] | undefined;
       if (!codes || codes.length !== entries.length) {
@@ -164,4 +218,8 @@ export class SubscriptionRegistry {
       else waiter.resolve(value as TopicQos);
     }
   }
+}
+
+function sameOptions(a: SubscriptionRequest, b: SubscriptionRequest): boolean {
+  return a.qos === b.qos && a.nl === b.nl && a.rap === b.rap && a.rh === b.rh;
 }

@@ -16,6 +16,12 @@ export interface OnTopicOptions {
   subscribe?: boolean;
   /** Acknowledge QoS 1/2 messages only after the handler resolved. */
   ack?: MqttAckMode;
+  /** MQTT 5 No Local: do not receive this client's own publishes. */
+  noLocal?: boolean;
+  /** MQTT 5 Retain As Published: keep the retain flag as the publisher set it. */
+  retainAsPublished?: boolean;
+  /** MQTT 5 Retain Handling: 0 send retained messages on subscribe, 1 only for a new subscription, 2 never. */
+  retainHandling?: 0 | 1 | 2;
 }
 
 export interface OnTopicMetadata {

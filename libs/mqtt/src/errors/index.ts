@@ -7,3 +7,4 @@ export * from './mqtt-publish.error.js';
 export * from './mqtt-subscribe.error.js';
 export * from './mqtt-payload.error.js';
 export * from './mqtt-handler.error.js';
+export * from './mqtt-request.error.js';

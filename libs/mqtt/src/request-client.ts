@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import type { IPublishPacket } from 'mqtt';
+import { MqttArgumentError } from './errors/mqtt-argument.error.js';
+import { MqttRequestError } from './errors/mqtt-request.error.js';
+import type { MqttPublishOptions } from './interfaces/mqtt-message.interface.js';
+import type { BoundHandler, MessageDispatcher } from './message-dispatcher.js';
+import type { SubscriptionRegistry } from './subscription-registry.js';
+import { parseTopicFilter } from './topic-filter.js';
+
+/** Name of the user property that carries a responder's error (see MessageDispatcher). */
+export const REPLY_ERROR_PROPERTY = 'error';
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+  topic: string;
+}
+
+/**
+ * MQTT 5 request/reply for one client: one private reply topic, correlation data per request,
+ * replies routed by the dispatcher to this object. The reply subscription is held like any other
+ * (restored after reconnects) and made on the first request.
+ */
+export class RequestClient {
+  private readonly replyTopic = `nestjs-mqtt/reply/${randomBytes(8).toString('hex')}`;
+  private readonly pending = new Map<string, Pending>();
+  private routed = false;
+
+  constructor(
+    private readonly subscriptions: SubscriptionRegistry,
+    private readonly dispatcher: MessageDispatcher,
+    private readonly publish: (topic: string, payload: unknown, options: MqttPublishOptions) => Promise<unknown>,
+  ) {}
+
+  async request(topic: string, payload: unknown, timeoutMs: number, qos: 0 | 1 | 2): Promise<unknown> {
+    if (!this.routed) {
+      this.routed = true;
+      this.dispatcher.addTopicHandler(parseTopicFilter(this.replyTopic), this.replyHandler);
+    }
+    if (!this.subscriptions.topics.has(this.replyTopic)) {
+      await this.subscriptions.subscribe([{ filter: this.replyTopic, qos: 1 }]);
+    }
+    const correlation = randomBytes(12);
+    const key = correlation.toString('hex');
+    const reply = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(new MqttRequestError(topic, `no reply within ${timeoutMs} ms`, true));
+      }, timeoutMs);
+      this.pending.set(key, { resolve, reject, timer, topic });
+    });
+    try {
+      await this.publish(topic, payload as never, { qos, properties: { responseTopic: this.replyTopic, correlationData: correlation } });
+    } catch (error) {
+      this.settle(key)?.reject(error as Error);
+    }
+    return reply;
+  }
+
+  /** Rejects every waiting request (the client is closing). */
+  close(): void {
+    for (const key of [...this.pending.keys()]) {
+      const pending = this.settle(key);
+      pending?.reject(new MqttRequestError(pending.topic, 'the client closed before a reply arrived'));
+    }
+  }
+
+  private readonly replyHandler: BoundHandler = {
+    label: 'MqttService#request',
+    format: 'auto',
+    ack: 'auto',
+    needsContext: false,
+    invoke: (payload: unknown, _topic: string, packet: IPublishPacket) => {
+      const correlation = packet.properties?.correlationData;
+      if (!correlation) return;
+      const pending = this.settle(Buffer.from(correlation).toString('hex'));
+      if (!pending) return; // late reply to a request that timed out
+      const error = packet.properties?.userProperties?.[REPLY_ERROR_PROPERTY];
+      if (error !== undefined) pending.reject(new MqttRequestError(pending.topic, `the responder failed: ${String(error)}`));
+      else pending.resolve(payload);
+    },
+  };
+
+  private settle(key: string): Pending | undefined {
+    const pending = this.pending.get(key);
+    if (!pending) return undefined;
+    clearTimeout(pending.timer);
+    this.pending.delete(key);
+    return pending;
+  }
+}
+
+/** Checks request() arguments before anything is sent. */
+export function checkRequestTimeout(timeout: unknown): number {
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
+    throw new MqttArgumentError('options.timeout', `expected a positive number of milliseconds, got ${JSON.stringify(timeout)}`);
+  }
+  return timeout;
+}
