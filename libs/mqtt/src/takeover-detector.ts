@@ -33,6 +33,11 @@ export class TakeoverDetector {
       this.report('the broker closed the connection with reason 0x8E (session taken over)');
       return;
     }
+    if (reasonCode !== undefined) {
+      // The broker said why (e.g. 0x8B server shutting down): not a silent kick.
+      this.shortLived = 0;
+      return;
+    }
     this.shortLived = now - this.connectedAt < SHORT_LIVED_MS ? this.shortLived + 1 : 0;
     if (this.shortLived >= FLAPS) {
       this.report(`the broker closed ${this.shortLived} connections in a row within ${SHORT_LIVED_MS} ms of accepting them`);

@@ -1,0 +1,345 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  Catch,
+  Injectable,
+  ParseIntPipe,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+  ValidationPipe,
+  type ArgumentsHost,
+  type CallHandler,
+  type CanActivate,
+  type ExceptionFilter,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { IsInt, IsString, Max, Min } from 'class-validator';
+import type { Packet } from 'mqtt';
+import { firstValueFrom, type Observable } from 'rxjs';
+import { map, take, toArray } from 'rxjs/operators';
+import {
+  MqttArgumentError,
+  MqttContext,
+  MqttModule,
+  MqttRequestError,
+  MqttService,
+  MqttTopicError,
+  OnTopic,
+  Payload,
+  Properties,
+  Topic,
+  TopicParam,
+  UserProperty,
+  type MqttModuleOptions,
+} from 'nestjs-mqtt';
+import { MosquittoBroker } from './fixtures/mosquitto.js';
+import { mosquittoPub } from './fixtures/mosquitto-clients.js';
+import { CaptureLogger } from './support/capture-logger.js';
+import { Inbox } from './support/inbox.js';
+
+let broker: MosquittoBroker;
+const apps: TestingModule[] = [];
+
+beforeAll(async () => {
+  broker = await MosquittoBroker.start();
+});
+afterAll(async () => {
+  await broker.close();
+});
+afterEach(async () => {
+  for (const app of apps.splice(0)) await app.close();
+});
+
+async function boot(
+  providers: Array<new (...args: never[]) => unknown>,
+  options: Partial<MqttModuleOptions> = {},
+  extra: { logger?: CaptureLogger; providers?: Array<{ provide: string | symbol; useClass: new (...args: never[]) => unknown }> } = {},
+): Promise<TestingModule> {
+  const builder = Test.createTestingModule({
+    imports: [MqttModule.forRoot({ url: broker.url(), protocolVersion: 5, ...options })],
+    providers: [...providers, ...(extra.providers ?? [])],
+  });
+  if (extra.logger) builder.setLogger(extra.logger);
+  const moduleRef = await builder.compile();
+  apps.push(moduleRef);
+  await moduleRef.init();
+  return moduleRef;
+}
+
+class ReadingDto {
+  @IsString()
+  sensor!: string;
+
+  @IsInt()
+  @Min(-40)
+  @Max(125)
+  celsius!: number;
+}
+
+@Injectable()
+class OnlyKitchen implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const mqtt = MqttContext.from(context);
+    return mqtt?.params.room === 'kitchen';
+  }
+}
+
+@Injectable()
+class Timing implements NestInterceptor {
+  readonly durations = new Inbox<{ label: string; type: string; ms: number }>();
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const started = process.hrtime.bigint();
+    const label = `${context.getClass().name}#${context.getHandler().name}`;
+    return next.handle().pipe(
+      map((value: unknown) => {
+        this.durations.push({ label, type: context.getType(), ms: Number(process.hrtime.bigint() - started) / 1e6 });
+        return value;
+      }),
+    );
+  }
+}
+
+@Catch(RangeError)
+class RangeErrorFilter implements ExceptionFilter {
+  readonly caught = new Inbox<string>();
+  catch(error: RangeError, host: ArgumentsHost): unknown {
+    this.caught.push(`${host.getType()}:${MqttContext.from(host)?.topic}:${error.message}`);
+    return { recovered: error.message };
+  }
+}
+const rangeFilter = new RangeErrorFilter();
+
+@Injectable()
+class Readings {
+  readonly valid = new Inbox<ReadingDto>();
+  readonly rooms = new Inbox<string>();
+  readonly devices = new Inbox<number>();
+
+  @OnTopic('readings/+room')
+  @UseGuards(OnlyKitchen)
+  onReading(@Payload(new ValidationPipe({ whitelist: true, transform: true })) reading: ReadingDto, @TopicParam('room') room: string): { ok: true; room: string } {
+    this.valid.push(reading);
+    this.rooms.push(room);
+    return { ok: true, room };
+  }
+
+  @OnTopic('devices/+id/reset')
+  onReset(@TopicParam('id', ParseIntPipe) id: number): number {
+    this.devices.push(id);
+    return id * 2;
+  }
+
+  @OnTopic('math/sqrt')
+  @UseInterceptors(Timing)
+  @UseFilters(rangeFilter)
+  sqrt(@Payload('x') x: number): number {
+    if (x < 0) throw new RangeError(`no real root of ${x}`);
+    return Math.sqrt(x);
+  }
+}
+
+describe('pipes, guards, interceptors and filters', () => {
+  it('ValidationPipe validates a DTO: valid ones reach the handler as instances, invalid ones never do', async () => {
+    const logger = new CaptureLogger();
+    const moduleRef = await boot([Readings, OnlyKitchen, Timing], {}, { logger });
+    const readings = moduleRef.get(Readings);
+    await mosquittoPub(broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s1","celsius":300}');
+    await mosquittoPub(broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s1","celsius":21,"extra":"dropped"}');
+    const [reading] = await readings.valid.waitFor(1);
+    expect(reading).toBeInstanceOf(ReadingDto);
+    expect({ ...reading }).toEqual({ sensor: 's1', celsius: 21 });
+    expect(readings.valid.items).toHaveLength(1);
+    const failure = logger.lines.find((line) => line.level === 'error' && line.text.includes('Readings#onReading'));
+    expect(failure?.text).toMatch(/Readings#onReading failed on 'readings\/kitchen': Bad Request Exception: celsius must not be greater than 125/);
+  });
+
+  it('a guard that returns false drops the message (debug log); MqttContext is reachable from it', async () => {
+    const logger = new CaptureLogger();
+    const moduleRef = await boot([Readings, OnlyKitchen, Timing], {}, { logger });
+    const readings = moduleRef.get(Readings);
+    await mosquittoPub(broker.ports.plain as number, 'readings/hall', '{"sensor":"s2","celsius":19}');
+    await mosquittoPub(broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s3","celsius":20}');
+    expect(await readings.rooms.waitFor(1)).toEqual(['kitchen']);
+    expect(readings.valid.items.map((r) => r.sensor)).toEqual(['s3']);
+    expect(logger.lines).toContainEqual({ level: 'debug', text: expect.stringContaining("Message on 'readings/hall' dropped: a guard of Readings#onReading refused it") });
+    expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
+  });
+
+  it('ParseIntPipe converts a topic parameter', async () => {
+    const moduleRef = await boot([Readings, OnlyKitchen, Timing]);
+    await mosquittoPub(broker.ports.plain as number, 'devices/42/reset', '');
+    expect(await moduleRef.get(Readings).devices.waitFor(1)).toEqual([42]);
+  });
+
+  it('an interceptor times the handler with context type mqtt; an exception filter sees its errors and its return value is the reply', async () => {
+    const moduleRef = await boot([Readings, OnlyKitchen, Timing]);
+    const mqtt = moduleRef.get(MqttService);
+    await expect(mqtt.request('math/sqrt', { x: 16 })).resolves.toBe(4);
+    const [timing] = await moduleRef.get(Timing).durations.waitFor(1);
+    expect(timing).toEqual({ label: 'Readings#sqrt', type: 'mqtt', ms: expect.any(Number) });
+    await expect(mqtt.request('math/sqrt', { x: -1 })).resolves.toEqual({ recovered: 'no real root of -1' });
+    expect(rangeFilter.caught.items).toContain('mqtt:math/sqrt:no real root of -1');
+  });
+
+  @Injectable()
+  class DenyAll implements CanActivate {
+    canActivate(): boolean {
+      return false;
+    }
+  }
+
+  @Injectable()
+  class Plain {
+    readonly got = new Inbox<string>();
+    @OnTopic('plain/+')
+    on(payload: unknown, topic: string): void {
+      this.got.push(topic);
+    }
+    @OnTopic('barrier')
+    barrier(): void {
+      this.got.push('barrier');
+    }
+  }
+
+  it('global guards registered with APP_GUARD apply to handlers without decorators of their own', async () => {
+    const moduleRef = await boot([Plain], {}, { providers: [{ provide: APP_GUARD, useClass: DenyAll }] });
+    await mosquittoPub(broker.ports.plain as number, 'plain/x', 'x');
+    await mosquittoPub(broker.ports.plain as number, 'barrier', 'x');
+    // The barrier handler is refused too: nothing arrives; the request shows it as a refusal.
+    await expect(moduleRef.get(MqttService).request('plain/y', 'x', { timeout: 2_000 })).rejects.toThrow('the responder failed: Forbidden resource');
+    expect(moduleRef.get(Plain).got.items).toEqual([]);
+  });
+});
+
+describe('MQTT 5 properties and request/reply', () => {
+  @Injectable()
+  class Props {
+    readonly got = new Inbox<unknown>();
+    @OnTopic('props/in')
+    on(@UserProperty('tenant') tenant: string, @Properties() properties: Record<string, unknown>, @Topic() topic: string): void {
+      this.got.push({ tenant, contentType: properties.contentType, topic });
+    }
+  }
+
+  it('user properties round-trip both ways', async () => {
+    const moduleRef = await boot([Props]);
+    await mosquittoPub(broker.ports.plain as number, 'props/in', 'x', { protocolVersion: 5, userProperties: { tenant: 'acme' } });
+    expect(await moduleRef.get(Props).got.waitFor(1)).toEqual([{ tenant: 'acme', contentType: undefined, topic: 'props/in' }]);
+
+    const mqtt = moduleRef.get(MqttService);
+    const received = firstValueFrom(mqtt.observe('props/out'));
+    await mqtt.publish('props/out', { a: 1 }, { qos: 1, properties: { userProperties: { trace: 't-1' }, contentType: 'application/json', messageExpiryInterval: 60 } });
+    const message = await received;
+    expect(message.payload).toEqual({ a: 1 });
+    expect(message.packet.properties).toMatchObject({ userProperties: { trace: 't-1' }, contentType: 'application/json' });
+  });
+
+  @Injectable()
+  class Responder {
+    @OnTopic('rpc/add')
+    add(@Payload() numbers: number[]): number {
+      return numbers.reduce((sum, n) => sum + n, 0);
+    }
+    @OnTopic('rpc/fail')
+    fail(): never {
+      throw new Error('cannot do that');
+    }
+  }
+
+  it('request() gets the reply of a decorated handler in another app instance', async () => {
+    await boot([Responder]);
+    const requester = await boot([]);
+    const mqtt = requester.get(MqttService);
+    await expect(mqtt.request('rpc/add', [1, 2, 3])).resolves.toBe(6);
+    await expect(mqtt.request('rpc/add', [10, 20], { qos: 1 })).resolves.toBe(30);
+    await expect(mqtt.request('rpc/fail', null)).rejects.toThrow(new MqttRequestError('rpc/fail', 'the responder failed: cannot do that'));
+  });
+
+  it('a request with no responder times out with a typed error', async () => {
+    const mqtt = (await boot([])).get(MqttService);
+    const result = mqtt.request('rpc/nobody', 'x', { timeout: 300 });
+    await expect(result).rejects.toThrow(MqttRequestError);
+    await expect(result).rejects.toThrow("Request to 'rpc/nobody' failed: no reply within 300 ms");
+    expect(await result.catch((error: MqttRequestError) => error.timedOut)).toBe(true);
+  });
+
+  it('refuses bad requests before sending: wildcard topics, bad timeouts, MQTT 3.1.1', async () => {
+    const mqtt = (await boot([])).get(MqttService);
+    await expect(mqtt.request('rpc/+', 'x')).rejects.toThrow(MqttTopicError);
+    await expect(mqtt.request('rpc/x', 'x', { timeout: 0 })).rejects.toThrow("Invalid argument 'options.timeout': expected a positive number");
+    await expect(mqtt.request('rpc/x', 'x', { timeout: Number.NaN })).rejects.toThrow(MqttArgumentError);
+    const v4 = (await boot([], { protocolVersion: 4 })).get(MqttService);
+    await expect(v4.request('rpc/x', 'x')).rejects.toThrow('request() needs MQTT 5');
+  });
+});
+
+describe('overlapping filters', () => {
+  @Injectable()
+  class Overlap {
+    readonly runs = new Inbox<string>();
+    @OnTopic('ov/a/b')
+    exact(): void {
+      this.runs.push('exact');
+    }
+    @OnTopic('ov/+/b')
+    plus(): void {
+      this.runs.push('plus');
+    }
+    @OnTopic('ov/#')
+    hash(): void {
+      this.runs.push('hash');
+    }
+    @OnTopic('end')
+    end(): void {
+      this.runs.push('end');
+    }
+  }
+
+  it.each([4, 5] as const)('three overlapping filters: each handler runs exactly once per message (MQTT %s)', async (protocolVersion) => {
+    const moduleRef = await boot([Overlap], { protocolVersion });
+    await mosquittoPub(broker.ports.plain as number, 'ov/a/b', 'x', { qos: 1 });
+    await mosquittoPub(broker.ports.plain as number, 'end', 'x', { qos: 1 });
+    const runs = moduleRef.get(Overlap).runs;
+    await runs.waitFor(4);
+    expect([...runs.items].sort()).toEqual(['end', 'exact', 'hash', 'plus']);
+  });
+});
+
+describe('observe()', () => {
+  it('subscribes on the first subscription and unsubscribes after the last', async () => {
+    const moduleRef = await boot([]);
+    const mqtt = moduleRef.get(MqttService);
+    const sent: Packet[] = [];
+    mqtt.client.on('packetsend', (packet: Packet) => sent.push(packet));
+    const count = (cmd: string) => sent.filter((p) => p.cmd === cmd).length;
+
+    const first = mqtt.observe<string>('obs/+');
+    const a = firstValueFrom(first.pipe(take(2), toArray()));
+    const b = firstValueFrom(mqtt.observe<string>('obs/+').pipe(take(1), toArray()));
+    const subscribed = firstValueFrom(mqtt.observe<unknown>('obs/ready'));
+    await new Promise<void>((resolve) => {
+      const check = () => (mqtt.topics.has('obs/+') && mqtt.topics.has('obs/ready') ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(count('subscribe')).toBe(2);
+    await mosquittoPub(broker.ports.plain as number, 'obs/1', 'one');
+    await mosquittoPub(broker.ports.plain as number, 'obs/2', 'two');
+    expect((await a).map((m) => [m.topic, m.payload])).toEqual([
+      ['obs/1', 'one'],
+      ['obs/2', 'two'],
+    ]);
+    expect((await b).map((m) => m.payload)).toEqual(['one']);
+    await mosquittoPub(broker.ports.plain as number, 'obs/ready', 'r');
+    await subscribed;
+    // Both observers of obs/+ are done: one UNSUBSCRIBE for it, one for obs/ready.
+    await new Promise<void>((resolve) => {
+      const check = () => (count('unsubscribe') === 2 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(mqtt.topics.size).toBe(0);
+    expect(() => mqtt.observe('obs/#/x')).toThrow(MqttTopicError);
+  });
+});
