@@ -343,3 +343,35 @@ describe('observe()', () => {
     expect(() => mqtt.observe('obs/#/x')).toThrow(MqttTopicError);
   });
 });
+
+describe('custom payload codecs', () => {
+  /** A tiny binary format: uint16 id, float32 value (big-endian). */
+  const sensorFrame = {
+    name: 'sensor-frame',
+    decode(bytes: Buffer): { id: number; value: number } {
+      if (bytes.length !== 6) throw new Error(`expected 6 bytes, got ${bytes.length}`);
+      return { id: bytes.readUInt16BE(0), value: Math.round(bytes.readFloatBE(2) * 100) / 100 };
+    },
+  };
+
+  @Injectable()
+  class Frames {
+    readonly got = new Inbox<unknown>();
+    @OnTopic('frames/+', { payload: sensorFrame })
+    on(frame: { id: number; value: number }): void {
+      this.got.push(frame);
+    }
+  }
+
+  it('decodes with a per-handler codec; what it cannot decode never reaches the handler', async () => {
+    const logger = new CaptureLogger();
+    const moduleRef = await boot([Frames], {}, { logger });
+    const frame = Buffer.alloc(6);
+    frame.writeUInt16BE(7, 0);
+    frame.writeFloatBE(21.5, 2);
+    await mosquittoPub(broker.ports.plain as number, 'frames/a', Buffer.from([1, 2, 3]));
+    await mosquittoPub(broker.ports.plain as number, 'frames/a', frame);
+    expect(await moduleRef.get(Frames).got.waitFor(1)).toEqual([{ id: 7, value: 21.5 }]);
+    expect(logger.lines).toContainEqual({ level: 'warn', text: expect.stringContaining("Payload on 'frames/a' not delivered to Frames#on: expected 6 bytes, got 3 (format 'sensor-frame')") });
+  });
+});

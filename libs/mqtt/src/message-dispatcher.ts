@@ -4,7 +4,7 @@ import type { PayloadFormat } from './interfaces/mqtt-message.interface.js';
 import type { HandlerInvoker, PreparedHandler } from './handler-invoker.js';
 import { MqttContext } from './mqtt-context.js';
 import type { MqttAckMode } from './options.js';
-import { decodePayload, PayloadDecodeFailure } from './payload-codec.js';
+import { decodePayload, formatName, PayloadDecodeFailure } from './payload-codec.js';
 import type { ParsedTopicFilter } from './topic-filter.js';
 import { TopicRouter } from './topic-router.js';
 
@@ -148,11 +148,11 @@ export class MessageDispatcher {
       if (decoded?.has(handler.format)) {
         value = decoded.get(handler.format);
       } else {
-        value = decodePayload(payload, handler.format, this.maxPayloadBytes);
+        value = decodePayload(payload, handler.format, this.maxPayloadBytes, topic);
         decoded?.set(handler.format, value);
       }
     } catch (error) {
-      const reason = `${error instanceof PayloadDecodeFailure ? error.message : String(error)} (format '${handler.format}')`;
+      const reason = `${error instanceof PayloadDecodeFailure ? error.message : String(error)} (format '${formatName(handler.format)}')`;
       this.logger.warn(`Payload on '${topic}' not delivered to ${handler.label}: ${reason}`);
       this.answer(packet, { error: `payload could not be decoded: ${reason}` });
       return undefined;

@@ -11,11 +11,13 @@ import { MqttClientRegistry } from './mqtt-client.registry.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import { MqttMetadataAccessor } from './mqtt-metadata.accessor.js';
 import type { SubscriptionRequest } from './subscription-registry.js';
+import { isPayloadFormat } from './payload-codec.js';
 import { parseTopicFilter, toSharedFilter } from './topic-filter.js';
 
 const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack', 'noLocal', 'retainAsPublished', 'retainHandling']);
 const EVENT_OPTION_KEYS = new Set<string>(['client', 'payload']);
-const PAYLOAD_FORMATS = new Set<string>(['auto', 'json', 'text', 'buffer']);
+
+const PAYLOAD_FORMAT_RULE = "payload must be 'auto', 'json', 'text', 'buffer' or a codec ({ name, decode(buffer, topic) })";
 
 type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
 
@@ -132,8 +134,8 @@ export class MqttExplorer implements OnModuleInit {
     }
     const connection = this.connectionFor(label, options.client);
     if (event === 'message') {
-      if (options.payload !== undefined && !PAYLOAD_FORMATS.has(options.payload)) {
-        throw new MqttHandlerError(label, `payload must be one of auto, json, text, buffer, got ${JSON.stringify(options.payload)}`);
+      if (options.payload !== undefined && !isPayloadFormat(options.payload)) {
+        throw new MqttHandlerError(label, PAYLOAD_FORMAT_RULE);
       }
       connection.dispatcher.addFallbackHandler(this.bound(label, prepared, connection, options.payload, undefined));
       return;
@@ -196,8 +198,8 @@ function checkTopicOptions(label: string, options: OnTopicOptions): void {
   if (options.qos !== undefined && options.qos !== 0 && options.qos !== 1 && options.qos !== 2) {
     throw new MqttHandlerError(label, `qos must be 0, 1 or 2, got ${JSON.stringify(options.qos)}`);
   }
-  if (options.payload !== undefined && !PAYLOAD_FORMATS.has(options.payload)) {
-    throw new MqttHandlerError(label, `payload must be one of auto, json, text, buffer, got ${JSON.stringify(options.payload)}`);
+  if (options.payload !== undefined && !isPayloadFormat(options.payload)) {
+    throw new MqttHandlerError(label, PAYLOAD_FORMAT_RULE);
   }
   if (options.ack !== undefined && options.ack !== 'auto' && options.ack !== 'after-handler') {
     throw new MqttHandlerError(label, `ack must be 'auto' or 'after-handler', got ${JSON.stringify(options.ack)}`);

@@ -4,7 +4,7 @@ import type { IClientOptions } from 'mqtt';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
 import { MqttError } from './errors/mqtt.error.js';
 import type { MqttPayload, MqttPublishProperties, PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
-import { encodePayload } from './payload-codec.js';
+import { encodePayload, isPayloadFormat } from './payload-codec.js';
 import { assertTopicName } from './topic-filter.js';
 
 export type MqttProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
@@ -171,7 +171,6 @@ const KNOWN_KEYS = new Set<string>([
 const TLS_KEYS = new Set<string>(['ca', 'cert', 'key', 'passphrase', 'ciphers', 'minVersion', 'servername']);
 const WILL_KEYS = new Set<string>(['topic', 'payload', 'qos', 'retain', 'properties']);
 const PROTOCOLS: readonly MqttProtocol[] = ['mqtt', 'mqtts', 'ws', 'wss'];
-const PAYLOAD_FORMATS: readonly PayloadFormat[] = ['auto', 'json', 'text', 'buffer'];
 
 /** Validates module options and applies the defaults. Throws MqttConfigError naming the field. */
 export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOptions {
@@ -216,8 +215,8 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     throw new MqttConfigError('share', "a shared-subscription group must be non-empty, without '/', '+' or '#'");
   }
   const payload = options.payload ?? MQTT_DEFAULTS.payload;
-  if (!PAYLOAD_FORMATS.includes(payload)) {
-    throw new MqttConfigError('payload', `must be one of ${PAYLOAD_FORMATS.join(', ')}`);
+  if (!isPayloadFormat(payload)) {
+    throw new MqttConfigError('payload', "must be 'auto', 'json', 'text', 'buffer' or a codec ({ name, decode(buffer, topic) })");
   }
   const ack = options.ack ?? MQTT_DEFAULTS.ack;
   if (ack !== 'auto' && ack !== 'after-handler') {

@@ -6,33 +6,41 @@ const MAX = 1024;
 
 describe('decodePayload', () => {
   it('auto: JSON when it parses, text when valid UTF-8, else the Buffer', () => {
-    expect(decodePayload(Buffer.from('{"t":21.5}'), 'auto', MAX)).toEqual({ t: 21.5 });
-    expect(decodePayload(Buffer.from('42'), 'auto', MAX)).toBe(42);
-    expect(decodePayload(Buffer.from('true'), 'auto', MAX)).toBe(true);
-    expect(decodePayload(Buffer.from('hello'), 'auto', MAX)).toBe('hello');
-    expect(decodePayload(Buffer.from('{not json'), 'auto', MAX)).toBe('{not json');
-    expect(decodePayload(Buffer.from(''), 'auto', MAX)).toBeNull();
+    expect(decodePayload(Buffer.from('{"t":21.5}'), 'auto', MAX, 't')).toEqual({ t: 21.5 });
+    expect(decodePayload(Buffer.from('42'), 'auto', MAX, 't')).toBe(42);
+    expect(decodePayload(Buffer.from('true'), 'auto', MAX, 't')).toBe(true);
+    expect(decodePayload(Buffer.from('hello'), 'auto', MAX, 't')).toBe('hello');
+    expect(decodePayload(Buffer.from('{not json'), 'auto', MAX, 't')).toBe('{not json');
+    expect(decodePayload(Buffer.from(''), 'auto', MAX, 't')).toBeNull();
     const binary = Buffer.from([0xff, 0xfe, 0x00, 0x80]);
-    expect(decodePayload(binary, 'auto', MAX)).toBe(binary);
+    expect(decodePayload(binary, 'auto', MAX, 't')).toBe(binary);
   });
 
   it('json: refuses what is not JSON', () => {
-    expect(decodePayload(Buffer.from('[1,2]'), 'json', MAX)).toEqual([1, 2]);
-    expect(() => decodePayload(Buffer.from('hello'), 'json', MAX)).toThrow(PayloadDecodeFailure);
+    expect(decodePayload(Buffer.from('[1,2]'), 'json', MAX, 't')).toEqual([1, 2]);
+    expect(() => decodePayload(Buffer.from('hello'), 'json', MAX, 't')).toThrow(PayloadDecodeFailure);
   });
 
   it('text: refuses invalid UTF-8 instead of inserting U+FFFD', () => {
-    expect(decodePayload(Buffer.from('grüße'), 'text', MAX)).toBe('grüße');
-    expect(() => decodePayload(Buffer.from([0xc3, 0x28]), 'text', MAX)).toThrow(/not valid UTF-8/);
+    expect(decodePayload(Buffer.from('grüße'), 'text', MAX, 't')).toBe('grüße');
+    expect(() => decodePayload(Buffer.from([0xc3, 0x28]), 'text', MAX, 't')).toThrow(/not valid UTF-8/);
   });
 
   it('buffer: hands over the bytes', () => {
     const bytes = Buffer.from([1, 2, 3]);
-    expect(decodePayload(bytes, 'buffer', MAX)).toBe(bytes);
+    expect(decodePayload(bytes, 'buffer', MAX, 't')).toBe(bytes);
+  });
+
+  it('runs a custom codec, reporting its failures as decode failures', () => {
+    const codec = { name: 'csv', decode: (bytes: Buffer, topic: string) => ({ topic, cells: bytes.toString().split(',') }) };
+    expect(decodePayload(Buffer.from('a,b'), codec, MAX, 'x/y')).toEqual({ topic: 'x/y', cells: ['a', 'b'] });
+    const strict = { name: 'strict', decode: () => { throw new Error('bad frame'); } };
+    expect(() => decodePayload(Buffer.from('a'), strict, MAX, 't')).toThrow(new PayloadDecodeFailure('bad frame'));
+    expect(() => decodePayload(Buffer.alloc(MAX + 1), codec, MAX, 't')).toThrow(/exceed maxPayloadBytes/);
   });
 
   it('checks the size before decoding', () => {
-    expect(() => decodePayload(Buffer.alloc(MAX + 1, 0x20), 'auto', MAX)).toThrow(/exceed maxPayloadBytes/);
+    expect(() => decodePayload(Buffer.alloc(MAX + 1, 0x20), 'auto', MAX, 't')).toThrow(/exceed maxPayloadBytes/);
   });
 
   it('keeps __proto__, constructor and prototype keys out of decoded objects', () => {

@@ -16,9 +16,16 @@ export class PayloadDecodeFailure extends Error {}
  * - `auto`: JSON when the payload parses as JSON, else text when it is valid UTF-8, else the Buffer.
  *   A zero-length payload decodes to `null` in `json` and `auto` (a cleared retained message).
  */
-export function decodePayload(payload: Buffer, format: PayloadFormat, maxBytes: number): unknown {
+export function decodePayload(payload: Buffer, format: PayloadFormat, maxBytes: number, topic: string): unknown {
   if (payload.length > maxBytes) {
     throw new PayloadDecodeFailure(`${payload.length} bytes exceed maxPayloadBytes (${maxBytes})`);
+  }
+  if (typeof format === 'object') {
+    try {
+      return format.decode(payload, topic);
+    } catch (error) {
+      throw new PayloadDecodeFailure(error instanceof Error ? error.message : String(error));
+    }
   }
   switch (format) {
     case 'buffer':
@@ -49,6 +56,20 @@ export function decodePayload(payload: Buffer, format: PayloadFormat, maxBytes: 
       return isUtf8(payload) ? payload.toString('utf8') : payload;
     }
   }
+}
+
+const BUILT_IN_FORMATS: ReadonlySet<unknown> = new Set(['auto', 'json', 'text', 'buffer']);
+
+/** A built-in format name or an object with `name` and `decode`. */
+export function isPayloadFormat(value: unknown): value is PayloadFormat {
+  if (BUILT_IN_FORMATS.has(value)) return true;
+  const codec = value as { name?: unknown; decode?: unknown } | null;
+  return typeof codec === 'object' && codec !== null && typeof codec.decode === 'function' && typeof codec.name === 'string';
+}
+
+/** A format's name for logs. */
+export function formatName(format: PayloadFormat): string {
+  return typeof format === 'string' ? format : format.name;
 }
 
 /** JSON.parse that keeps untrusted keys from reaching prototypes; the reviver runs only when needed. */

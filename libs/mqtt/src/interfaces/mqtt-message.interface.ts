@@ -2,8 +2,19 @@ import type { IClientPublishOptions, IPublishPacket } from 'mqtt';
 
 export type QoS = 0 | 1 | 2;
 
-/** How an incoming payload is handed to a handler. See `decodePayload`. */
-export type PayloadFormat = 'auto' | 'json' | 'text' | 'buffer';
+/**
+ * A custom payload decoder (CBOR, Protobuf, MessagePack, ...): turns the received bytes into what
+ * the handler gets. Throwing means "cannot decode": the handler is not called and the failure is
+ * logged with the topic. The size cap (`maxPayloadBytes`) applies before `decode` runs.
+ */
+export interface PayloadCodec<T = unknown> {
+  /** Shown in logs. */
+  readonly name: string;
+  decode(payload: Buffer, topic: string): T;
+}
+
+/** How an incoming payload is handed to a handler: a built-in format (see `decodePayload`) or a codec. */
+export type PayloadFormat = 'auto' | 'json' | 'text' | 'buffer' | PayloadCodec;
 
 /**
  * What `MqttService.publish` accepts: strings and bytes as they are; numbers, booleans and
