@@ -1,8 +1,8 @@
 import 'reflect-metadata';
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Module, UseGuards, type CanActivate, type PipeTransform } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import mqtt from 'mqtt';
-import { MqttModule, OnTopic } from 'nestjs-mqtt';
+import { MqttModule, OnTopic, Payload } from 'nestjs-mqtt';
 import { ReceiveWindow, type ConsumerMessage } from './measure.js';
 import { workloadByName, type Workload } from './workloads.js';
 
@@ -32,6 +32,19 @@ async function runRaw(workload: Workload): Promise<void> {
   await client.subscribeAsync([...workload.filters], { qos: workload.qos });
 }
 
+@Injectable()
+class AllowAll implements CanActivate {
+  canActivate(): boolean {
+    return true;
+  }
+}
+
+class Identity implements PipeTransform {
+  transform(value: unknown): unknown {
+    return value;
+  }
+}
+
 /** nestjs-mqtt: one decorated handler per filter, generated on a class. */
 async function runNest(workload: Workload): Promise<void> {
   class Handlers {}
@@ -42,7 +55,12 @@ async function runNest(workload: Workload): Promise<void> {
       sink += payload.i & 1;
       tick();
     };
-    OnTopic(filter, { qos: workload.qos, ...workload.handlerOptions })(prototype, key, Object.getOwnPropertyDescriptor(prototype, key)!);
+    const descriptor = Object.getOwnPropertyDescriptor(prototype, key)!;
+    OnTopic(filter, { qos: workload.qos, ...workload.handlerOptions })(prototype, key, descriptor);
+    if (workload.enhancers) {
+      UseGuards(AllowAll)(prototype, key, descriptor);
+      Payload(new Identity())(prototype, key, 0);
+    }
   });
   Injectable()(Handlers);
   @Module({ imports: [MqttModule.forRoot({ url, ...workload.moduleOptions })], providers: [Handlers] })

@@ -13,6 +13,8 @@ export interface Workload {
   readonly rawKeys: readonly string[];
   readonly qos: 0 | 1;
   readonly handlerOptions?: OnTopicOptions;
+  /** Give each handler a guard and a pipe (`@UseGuards`, `@Payload(pipe)`): the Nest pipeline's cost. */
+  readonly enhancers?: boolean;
   readonly moduleOptions?: Partial<MqttModuleOptions>;
   /** Design target for consumer CPU per message vs bare mqtt.js. */
   readonly target: number;
@@ -49,6 +51,16 @@ export const WORKLOADS: readonly Workload[] = [
     rawKeys: range(HANDLERS).map((i) => `bench/${i}`),
     qos: 0,
     target: 1.1,
+  },
+  {
+    name: 'one wildcard handler with a guard and a pipe',
+    filters: ['bench/#'],
+    topic: (i) => `bench/${i % HANDLERS}/data`,
+    rawKey: (topic) => topic.slice(0, topic.indexOf('/')),
+    rawKeys: ['bench'],
+    qos: 0,
+    enhancers: true,
+    target: Number.POSITIVE_INFINITY,
   },
   {
     // The cost of at-least-once to the handler: the PUBACK waits for the handler (mqtt.js handles packets one at a time).
