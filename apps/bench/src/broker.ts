@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { acceptsConnections, freePort } from 'nestjs-mqtt/testing';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,7 +30,7 @@ export async function startBroker(): Promise<BenchBroker> {
   );
   const child: ChildProcess = spawn('mosquitto', ['-c', config], { stdio: 'ignore', env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let attempt = 0; !(await accepts(port)); attempt++) {
+  for (let attempt = 0; !(await acceptsConnections(port)); attempt++) {
     if (attempt > 100) throw new Error(`mosquitto did not start on ${port}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -52,27 +52,5 @@ export function mosquittoVersion(): Promise<string> {
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     child.once('exit', () => resolve(out.split('\n')[0]?.trim() || 'unknown'));
     child.once('error', () => resolve('unknown'));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
