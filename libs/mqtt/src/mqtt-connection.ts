@@ -1,11 +1,9 @@
 import type { LoggerService } from '@nestjs/common';
-import mqtt, { type IClientPublishOptions, type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { BehaviorSubject } from 'rxjs';
 import { MqttConnectionError } from './errors/mqtt-connection.error.js';
-import type { MqttPayload, MqttStatus } from './interfaces/mqtt-message.interface.js';
-import { encodePayload } from './payload-codec.js';
-import { REPLY_ERROR_PROPERTY } from './request-client.js';
-import { assertTopicName } from './topic-filter.js';
+import type { MqttStatus } from './interfaces/mqtt-message.interface.js';
+import { createReplier } from './reply-publisher.js';
 import { createLogFormatter, MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO, MQTT_LOG_WARNING, type MqttLogLevel } from './client-log.js';
 import { MqttEventHandlers } from './event-handlers.js';
 import { DuplicateFilter } from './duplicate-filter.js';
@@ -42,17 +40,17 @@ export class MqttConnection {
   private closing: Promise<void> | undefined;
   /** after-handler acks: the dispatch promise of a packet, awaited by handleMessage before the ack. */
   private readonly pendingAcks = new WeakMap<IPublishPacket, Promise<void>>();
-  /** Set at start when `logging` is on or an `@OnLog` handler exists. */
-  private clientLog: ((args: unknown[]) => void) | undefined;
 
   constructor(
     readonly name: string,
     readonly options: ResolvedMqttOptions,
     private readonly logger: LoggerService,
   ) {
-    // Our own log function replaces mqtt.js's `debug` output, which prints the CONNECT packet password.
-    this.client = mqtt.connect({ ...toClientOptions(options), log: (...args: unknown[]) => this.clientLog?.(args) });
-    this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger, (request, outcome) => this.reply(request, outcome));
+    // A no-op replaces mqtt.js's `debug` output, which prints the CONNECT packet password; start()
+    // installs the redacting logger when asked. mqtt.js logs several times per packet: keep this free.
+    this.client = mqtt.connect({ ...toClientOptions(options), log: noop });
+    const replier = createReplier(this.client, options.maxPayloadBytes, (message) => this.note(MQTT_LOG_WARNING, message));
+    this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger, replier);
     this.events = new MqttEventHandlers(logger);
     this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
     this.duplicates = options.dedupeWindowMs ? new DuplicateFilter(options.dedupeWindowMs) : undefined;
@@ -80,7 +78,7 @@ export class MqttConnection {
     if (this.dispatcher.needsAckAfterHandler) this.installAckAfterHandler();
     if (this.options.logging || this.events.has('log')) {
       const format = createLogFormatter([this.options.password]);
-      this.clientLog = (args) => this.note(MQTT_LOG_DEBUG, format(args));
+      this.client.log = (...args: unknown[]) => this.note(MQTT_LOG_DEBUG, format(args));
     }
     this.status.next('connecting');
     this.client.connect();
@@ -182,35 +180,6 @@ export class MqttConnection {
     });
   }
 
-  /** Publishes a handler's return value (or its error, as a user property) to an MQTT 5 request's response topic. */
-  private reply(request: IPublishPacket, outcome: { value: unknown } | { error: string }): void {
-    const { responseTopic, correlationData } = request.properties ?? {};
-    if (!responseTopic) return;
-    const properties: NonNullable<IClientPublishOptions['properties']> = correlationData ? { correlationData } : {};
-    let payload: Buffer | string = '';
-    if ('error' in outcome) {
-      properties.userProperties = { [REPLY_ERROR_PROPERTY]: outcome.error };
-    } else {
-      try {
-        payload = encodePayload(outcome.value as MqttPayload, this.options.maxPayloadBytes);
-        if (typeof outcome.value === 'object' && outcome.value !== null && !(outcome.value instanceof Uint8Array)) {
-          properties.contentType = 'application/json';
-        }
-      } catch (error) {
-        properties.userProperties = { [REPLY_ERROR_PROPERTY]: `the reply could not be encoded: ${(error as Error).message}` };
-      }
-    }
-    try {
-      assertTopicName(responseTopic, 'responseTopic');
-    } catch (error) {
-      this.note(MQTT_LOG_WARNING, `Reply not sent: ${(error as Error).message}`);
-      return;
-    }
-    this.client.publish(responseTopic, payload, { qos: request.qos === 0 ? 0 : 1, properties }, (error) => {
-      if (error) this.note(MQTT_LOG_WARNING, `Reply to '${responseTopic}' failed: ${error.message}`);
-    });
-  }
-
   /** Redeliveries dropped by `dedupeWindowMs`. */
   get duplicatesDropped(): number {
     return this.duplicates?.droppedCount ?? 0;
@@ -292,6 +261,8 @@ export class MqttConnection {
     });
   }
 }
+
+function noop(): void {}
 
 /** A refused CONNACK (bad credentials, not authorised, ...) or a TLS verification failure. */
 function isFatal(error: Error): boolean {

@@ -1,0 +1,41 @@
+import type { IClientPublishOptions, MqttClient } from 'mqtt';
+import type { MqttPayload } from './interfaces/mqtt-message.interface.js';
+import type { Replier } from './message-dispatcher.js';
+import { encodePayload } from './payload-codec.js';
+import { REPLY_ERROR_PROPERTY } from './request-client.js';
+import { assertTopicName } from './topic-filter.js';
+
+/**
+ * The responder side of MQTT 5 request/reply: publishes a handler's return value (JSON for objects)
+ * or its error (empty payload, user property `error`) to the request's response topic, with its
+ * correlation data. Failures to reply are warnings: the request itself was handled.
+ */
+export function createReplier(client: MqttClient, maxPayloadBytes: number, warn: (message: string) => void): Replier {
+  return (request, outcome) => {
+    const { responseTopic, correlationData } = request.properties ?? {};
+    if (!responseTopic) return;
+    const properties: NonNullable<IClientPublishOptions['properties']> = correlationData ? { correlationData } : {};
+    let payload: Buffer | string = '';
+    if ('error' in outcome) {
+      properties.userProperties = { [REPLY_ERROR_PROPERTY]: outcome.error };
+    } else {
+      try {
+        payload = encodePayload(outcome.value as MqttPayload, maxPayloadBytes);
+        if (typeof outcome.value === 'object' && outcome.value !== null && !(outcome.value instanceof Uint8Array)) {
+          properties.contentType = 'application/json';
+        }
+      } catch (error) {
+        properties.userProperties = { [REPLY_ERROR_PROPERTY]: `the reply could not be encoded: ${(error as Error).message}` };
+      }
+    }
+    try {
+      assertTopicName(responseTopic, 'responseTopic');
+    } catch (error) {
+      warn(`Reply not sent: ${(error as Error).message}`);
+      return;
+    }
+    client.publish(responseTopic, payload, { qos: request.qos === 0 ? 0 : 1, properties }, (error) => {
+      if (error) warn(`Reply to '${responseTopic}' failed: ${error.message}`);
+    });
+  };
+}
