@@ -156,6 +156,13 @@ describe('pipes, guards, interceptors and filters', () => {
     expect(failure?.text).toMatch(/Readings#onReading failed on 'readings\/kitchen': Bad Request Exception: celsius must not be greater than 125/);
   });
 
+  it('a requester whose payload fails validation gets the constraint as the error reply', async () => {
+    const moduleRef = await boot([Readings, OnlyKitchen, Timing]);
+    const mqtt = moduleRef.get(MqttService);
+    await expect(mqtt.request('readings/kitchen', { sensor: 's9', celsius: 'warm' })).rejects.toThrow(/the responder failed: Bad Request Exception: .*celsius must be an integer number/);
+    await expect(mqtt.request('readings/kitchen', { sensor: 's9', celsius: 22 })).resolves.toEqual({ ok: true, room: 'kitchen' });
+  });
+
   it('a guard that returns false drops the message (debug log); MqttContext is reachable from it', async () => {
     const logger = new CaptureLogger();
     const moduleRef = await boot([Readings, OnlyKitchen, Timing], {}, { logger });
@@ -373,5 +380,41 @@ describe('custom payload codecs', () => {
     await mosquittoPub(broker.ports.plain as number, 'frames/a', frame);
     expect(await moduleRef.get(Frames).got.waitFor(1)).toEqual([{ id: 7, value: 21.5 }]);
     expect(logger.lines).toContainEqual({ level: 'warn', text: expect.stringContaining("Payload on 'frames/a' not delivered to Frames#on: expected 6 bytes, got 3 (format 'sensor-frame')") });
+  });
+});
+
+describe('MQTT 5 subscription options', () => {
+  @Injectable()
+  class Options {
+    readonly local = new Inbox<string>();
+    readonly retained = new Inbox<string>();
+    @OnTopic('nl/+', { noLocal: true })
+    onNoLocal(payload: string): void {
+      this.local.push(payload);
+    }
+    @OnTopic('rh/+', { retainHandling: 2 })
+    onRetained(payload: string, _topic: string, packet: { retain: boolean }): void {
+      this.retained.push(`${payload}:${packet.retain}`);
+    }
+  }
+
+  it('noLocal keeps our own publishes away; retainHandling 2 sends no retained message on subscribe', async () => {
+    await mosquittoPub(broker.ports.plain as number, 'rh/x', 'old', { retain: true, qos: 1 });
+    const moduleRef = await boot([Options]);
+    const mqtt = moduleRef.get(MqttService);
+    await mqtt.publish('nl/x', 'mine', { qos: 1 });
+    await mosquittoPub(broker.ports.plain as number, 'nl/x', 'theirs', { qos: 1 });
+    await mosquittoPub(broker.ports.plain as number, 'rh/x', 'new', { qos: 1 });
+    const options = moduleRef.get(Options);
+    expect(await options.local.waitFor(1)).toEqual(['theirs']);
+    expect(await options.retained.waitFor(1)).toEqual(['new:false']);
+    await mosquittoPub(broker.ports.plain as number, 'rh/x', '', { retain: true, qos: 1 });
+  });
+
+  it('refuses MQTT 5 subscription options on an MQTT 3.1.1 client at bootstrap', async () => {
+    const compile = Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url() })], providers: [Options] }).compile();
+    const moduleRef = await compile;
+    apps.push(moduleRef);
+    await expect(moduleRef.init()).rejects.toThrow('Options#onNoLocal: noLocal, retainAsPublished and retainHandling are MQTT 5 subscription options');
   });
 });

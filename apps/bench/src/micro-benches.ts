@@ -24,8 +24,16 @@ export function routerNsPerMatch(filters: number, distinctTopics: number, lookup
   return ns;
 }
 
-/** Messages per second for `count` publishes, `inFlight` at a time, through `publish`. */
-async function publishRate(publish: () => Promise<unknown>, count: number, inFlight: number): Promise<number> {
+interface PublishRun {
+  /** Wall-clock messages per second (shares the 2 cores with the broker). */
+  rate: number;
+  /** This process's CPU per message: what the client code costs, whatever the broker does meanwhile. */
+  cpuUs: number;
+}
+
+/** `count` publishes, `inFlight` at a time, through `publish`. */
+async function publishRate(publish: () => Promise<unknown>, count: number, inFlight: number): Promise<PublishRun> {
+  const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   let next = 0;
   const worker = async () => {
@@ -35,13 +43,17 @@ async function publishRate(publish: () => Promise<unknown>, count: number, inFli
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));
-  return count / (Number(process.hrtime.bigint() - start) / 1e9);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { rate: count / seconds, cpuUs: (used.user + used.system) / count };
 }
 
 export interface PublishRates {
   qos: 0 | 1;
   raw: number;
   library: number;
+  rawCpuUs: number;
+  libraryCpuUs: number;
 }
 
 /** publish() throughput: MqttService.publish against bare client.publish, same broker, same window. */
@@ -55,16 +67,22 @@ export async function publishThroughput(url: string, qos: 0 | 1, count: number):
   const rawPublish = () =>
     new Promise<void>((resolve, reject) => raw.publish('pub/raw', payload, { qos }, (error) => (error ? reject(error) : resolve())));
   const libPublish = () => service.publish('pub/lib', payload, { qos });
-  const rates = { raw: [] as number[], library: [] as number[] };
+  const runs = { raw: [] as PublishRun[], library: [] as PublishRun[] };
   await publishRate(rawPublish, count / 5, 100); // warm-up, both paths
   await publishRate(libPublish, count / 5, 100);
-  for (let round = 0; round < 5; round++) {
-    rates.raw.push(await publishRate(rawPublish, count, 100));
-    rates.library.push(await publishRate(libPublish, count, 100));
+  for (let round = 0; round < 7; round++) {
+    runs.raw.push(await publishRate(rawPublish, count, 100));
+    runs.library.push(await publishRate(libPublish, count, 100));
   }
   await raw.endAsync();
   await app.close();
-  return { qos, raw: median(rates.raw), library: median(rates.library) };
+  return {
+    qos,
+    raw: median(runs.raw.map((r) => r.rate)),
+    library: median(runs.library.map((r) => r.rate)),
+    rawCpuUs: median(runs.raw.map((r) => r.cpuUs)),
+    libraryCpuUs: median(runs.library.map((r) => r.cpuUs)),
+  };
 }
 
 /** Milliseconds from NestFactory.createApplicationContext to init done, with `handlers` decorated methods. */
