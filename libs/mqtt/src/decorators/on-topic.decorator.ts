@@ -30,10 +30,21 @@ export interface OnTopicMetadata {
 }
 
 /**
+ * A method decorator that, given a payload type, lets TypeScript check the handler's first
+ * parameter: `@OnTopic<Reading>('sensors/+')` on `handle(reading: Reading)` compiles,
+ * on `handle(reading: string)` does not. Without a type argument any handler is accepted.
+ */
+export type TopicHandlerDecorator<T> = <M extends (payload: T, ...rest: never[]) => unknown>(
+  target: object,
+  key: string | symbol,
+  descriptor: TypedPropertyDescriptor<M>,
+) => TypedPropertyDescriptor<M>;
+
+/**
  * Runs the method for every message whose topic matches one of the filters. Named wildcards
  * (`home/+room/#rest`) bind values for `@TopicParam('room')`. Stackable.
  */
-export function OnTopic(filter: string | readonly string[], options: OnTopicOptions = {}): MethodDecorator {
+export function OnTopic<T = never>(filter: string | readonly string[], options: OnTopicOptions = {}): TopicHandlerDecorator<T> {
   const filters = typeof filter === 'string' ? [filter] : filter;
   return (_target, _key, descriptor) => {
     appendMethodMetadata<OnTopicMetadata>(MQTT_TOPIC_HANDLER_METADATA, { filters, options }, descriptor.value as object);
