@@ -180,11 +180,6 @@ export class MqttConnection {
     });
   }
 
-  /** Redeliveries dropped by `dedupeWindowMs`. */
-  get duplicatesDropped(): number {
-    return this.duplicates?.droppedCount ?? 0;
-  }
-
   private reportTakeover(evidence: string): void {
     const reason = `client id '${this.options.clientId}' is probably in use by another client: ${evidence} (a broker restarting again and again looks the same); give each instance its own clientId`;
     this.note(MQTT_LOG_ERR, `Client '${this.name}': ${reason}`);

@@ -27,8 +27,4 @@ export class OfflineQueueGuard {
   release(): void {
     this.waiting--;
   }
-
-  get size(): number {
-    return this.waiting;
-  }
 }

@@ -5,6 +5,5 @@ export * from './mqtt-argument.error.js';
 export * from './mqtt-connection.error.js';
 export * from './mqtt-publish.error.js';
 export * from './mqtt-subscribe.error.js';
-export * from './mqtt-payload.error.js';
 export * from './mqtt-handler.error.js';
 export * from './mqtt-request.error.js';
