@@ -8,7 +8,7 @@ export class TelemetryHandlers {
 
   @OnConnect()
   onConnect(): void {
-    this.logger.log('connected; listening on home/+room/temperature and dashboard/#');
+    this.logger.log('connected; listening on home/+room/temperature and dashboard/heartbeat');
   }
 
   @OnTopic('home/+room/temperature')
