@@ -54,6 +54,8 @@ export interface PublishRates {
   library: number;
   rawCpuUs: number;
   libraryCpuUs: number;
+  /** Median over rounds of bare CPU / nestjs-mqtt CPU in the same round (paired, so drift cancels). */
+  ratio: number;
 }
 
 /** publish() throughput: MqttService.publish against bare client.publish, same broker, same window. */
@@ -82,6 +84,7 @@ export async function publishThroughput(url: string, qos: 0 | 1, count: number):
     library: median(runs.library.map((r) => r.rate)),
     rawCpuUs: median(runs.raw.map((r) => r.cpuUs)),
     libraryCpuUs: median(runs.library.map((r) => r.cpuUs)),
+    ratio: median(runs.raw.map((r, i) => r.cpuUs / runs.library[i].cpuUs)),
   };
 }
 
