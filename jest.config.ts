@@ -24,6 +24,7 @@ const shared: Config = {
   moduleNameMapper: {
     '^nestjs-mqtt$': '<rootDir>/libs/mqtt/src/index.ts',
     '^nestjs-mqtt/testing$': '<rootDir>/libs/mqtt/src/testing/index.ts',
+    '^nestjs-mqtt/terminus$': '<rootDir>/libs/mqtt/src/terminus/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testEnvironment: 'node',

@@ -1,0 +1,1 @@
+export { MqttHealthIndicator, type MqttHealthOptions } from './mqtt.health.js';

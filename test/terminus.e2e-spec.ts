@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { firstValueFrom } from 'rxjs';
+import { filter } from 'rxjs/operators';
+import { MqttModule, MqttService } from 'nestjs-mqtt';
+import { MqttHealthIndicator } from 'nestjs-mqtt/terminus';
+import { MosquittoBroker } from './fixtures/mosquitto.js';
+
+let broker: MosquittoBroker;
+let moduleRef: TestingModule;
+
+beforeAll(async () => {
+  broker = await MosquittoBroker.start();
+  moduleRef = await Test.createTestingModule({
+    imports: [TerminusModule.forRoot({ logger: false }), MqttModule.forRoot({ url: broker.url(), reconnectPeriod: 100 }), MqttModule.forRoot({ name: 'plant', url: broker.url() })],
+    providers: [MqttHealthIndicator],
+  }).compile();
+  await moduleRef.init();
+});
+afterAll(async () => {
+  await moduleRef.close();
+  await broker.close();
+});
+
+it('reports up while connected (with a PUBACK ping), and down with the state when the broker is gone', async () => {
+  const health = moduleRef.get(HealthCheckService);
+  const indicator = moduleRef.get(MqttHealthIndicator);
+  await expect(
+    health.check([() => indicator.isHealthy('mqtt', { ping: true }), () => indicator.isHealthy('plant-mqtt', { client: 'plant' })]),
+  ).resolves.toMatchObject({
+    status: 'ok',
+    details: { mqtt: { status: 'up', client: 'default', state: 'connected' }, 'plant-mqtt': { status: 'up', client: 'plant' } },
+  });
+
+  const offline = firstValueFrom(moduleRef.get(MqttService).status$.pipe(filter((s) => s !== 'connected')));
+  await broker.stop();
+  await offline;
+  const down = await indicator.isHealthy('mqtt');
+  expect(down.mqtt).toMatchObject({ status: 'down', client: 'default' });
+  await expect(health.check([() => indicator.isHealthy('mqtt')])).rejects.toThrow();
+  await broker.restart();
+});
