@@ -27,6 +27,7 @@ import {
   MqttRequestError,
   MqttService,
   MqttTopicError,
+  OnSubscribe,
   OnTopic,
   Payload,
   Properties,
@@ -316,21 +317,30 @@ describe('overlapping filters', () => {
 });
 
 describe('observe()', () => {
+  @Injectable()
+  class Grants {
+    readonly topics = new Inbox<string>();
+    @OnSubscribe()
+    onGranted(granted: Array<{ topic: string }>): void {
+      for (const { topic } of granted) this.topics.push(topic);
+    }
+  }
+
   it('subscribes on the first subscription and unsubscribes after the last', async () => {
-    const moduleRef = await boot([]);
+    const moduleRef = await boot([Grants]);
     const mqtt = moduleRef.get(MqttService);
     const sent: Packet[] = [];
+    const acks = new Inbox<string>();
     mqtt.client.on('packetsend', (packet: Packet) => sent.push(packet));
+    mqtt.client.on('packetreceive', (packet: Packet) => (packet.cmd === 'suback' || packet.cmd === 'unsuback') && acks.push(packet.cmd));
     const count = (cmd: string) => sent.filter((p) => p.cmd === cmd).length;
 
     const first = mqtt.observe<string>('obs/+');
     const a = firstValueFrom(first.pipe(take(2), toArray()));
     const b = firstValueFrom(mqtt.observe<string>('obs/+').pipe(take(1), toArray()));
     const subscribed = firstValueFrom(mqtt.observe<unknown>('obs/ready'));
-    await new Promise<void>((resolve) => {
-      const check = () => (mqtt.topics.has('obs/+') && mqtt.topics.has('obs/ready') ? resolve() : setTimeout(check, 10));
-      check();
-    });
+    expect((await moduleRef.get(Grants).topics.waitFor(2)).sort()).toEqual(['obs/+', 'obs/ready']);
+    expect([...mqtt.topics.keys()].sort()).toEqual(['obs/+', 'obs/ready']);
     expect(count('subscribe')).toBe(2);
     await mosquittoPub(broker.ports.plain as number, 'obs/1', 'one');
     await mosquittoPub(broker.ports.plain as number, 'obs/2', 'two');
@@ -342,10 +352,8 @@ describe('observe()', () => {
     await mosquittoPub(broker.ports.plain as number, 'obs/ready', 'r');
     await subscribed;
     // Both observers of obs/+ are done: one UNSUBSCRIBE for it, one for obs/ready.
-    await new Promise<void>((resolve) => {
-      const check = () => (count('unsubscribe') === 2 ? resolve() : setTimeout(check, 10));
-      check();
-    });
+    await acks.until((cmds) => cmds.filter((cmd) => cmd === 'unsuback').length === 2);
+    expect(count('unsubscribe')).toBe(2);
     expect(mqtt.topics.size).toBe(0);
     expect(() => mqtt.observe('obs/#/x')).toThrow(MqttTopicError);
   });

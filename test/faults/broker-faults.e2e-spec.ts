@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
+import type { Packet } from 'mqtt';
 import { MqttModule, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { MosquittoBroker } from '../fixtures/mosquitto.js';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
@@ -89,21 +90,13 @@ async function streamThrough(
   const sink = subscriber.get(Sink);
   // Everything the broker still holds arrives after the last publish resolved; a marker per QoS proves each stream drained.
   await Promise.all([mqtt.publish('stream/q1', { n: -1 }, { qos: 1 }), mqtt.publish('stream/q2', { n: -1 }, { qos: 2 })]);
-  await waitFor(() => sink.q1.items.includes(-1) && sink.q2.items.includes(-1), 20_000);
+  await Promise.all([sink.q1.until((items) => items.includes(-1), 20_000), sink.q2.until((items) => items.includes(-1), 20_000)]);
   const figures = ([1, 2] as const).map((qos) => {
     const got = (qos === 1 ? sink.q1 : sink.q2).items.filter((n) => n >= 0);
     const unique = new Set(got);
     return { qos, sent: PER_QOS, resolved: resolved / 2, lost: PER_QOS - unique.size, duplicates: got.length - unique.size };
   });
   return { figures, subscriber, publisher };
-}
-
-async function waitFor(done: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function restarts(broker: MosquittoBroker, count: number, how: 'stop' | 'kill', everyMs = 250): Promise<void> {
@@ -183,17 +176,17 @@ describe('frozen broker (SIGSTOP longer than 1.5 x keepalive)', () => {
     try {
       const mqtt = moduleRef.get(MqttService);
       const offline = firstValueFrom(mqtt.status$.pipe(filter((s) => s === 'offline')));
+      const subacks = new Inbox<Packet>();
+      mqtt.client.on('packetreceive', (packet: Packet) => packet.cmd === 'suback' && subacks.push(packet));
       broker.pause();
       await offline;
       broker.resume();
       await firstValueFrom(mqtt.status$.pipe(filter((s) => s === 'connected')));
-      await waitFor(() => mqtt.topics.size === 1 && mqtt.topics.has('frozen/+'), 5_000);
-      // The SUBACK may still be on its way: keep publishing until the handler sees one.
-      for (let i = 0; moduleRef.get(Watch).got.items.length === 0 && i < 50; i++) {
-        await mosquittoPub(broker.ports.plain as number, 'frozen/after', 'x');
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      expect(moduleRef.get(Watch).got.items[0]).toBe('frozen/after');
+      // The broker lost the clean session: the subscription comes back with the next SUBACK.
+      await subacks.waitFor(1, 10_000);
+      expect([...mqtt.topics.keys()]).toEqual(['frozen/+']);
+      await mosquittoPub(broker.ports.plain as number, 'frozen/after', 'x');
+      expect(await moduleRef.get(Watch).got.waitFor(1)).toEqual(['frozen/after']);
       rows.push('| broker frozen 1.5 x keepalive (SIGSTOP, SIGCONT) | 3.1.1 | 0 | — | — | detected, reconnected, subscriptions restored | — |');
     } finally {
       broker.resume();
@@ -233,7 +226,7 @@ describe('durable shared subscription ($share) across broker restarts', () => {
       await Promise.all(results);
       await mqtt.publish('jobs/a', { n: -1 }, { qos: 1 });
       const sink = subscriber.get(SharedSink);
-      await waitFor(() => sink.got.items.includes(-1), 20_000);
+      await sink.got.until((items) => items.includes(-1), 20_000);
       const unique = new Set(sink.got.items.filter((n) => n >= 0));
       const lost = sent - unique.size;
       rows.push(`| durable \`$share/workers/jobs/+\`, 3 graceful restarts | 3.1.1 | 1 | ${sent} | ${sent} | ${lost} | ${sink.got.items.length - 1 - unique.size} |`);

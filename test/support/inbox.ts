@@ -1,31 +1,37 @@
 /** Collects items pushed by handlers; tests await a count instead of sleeping. */
 export class Inbox<T> {
   readonly items: T[] = [];
-  private readonly waiters: Array<{ count: number; resolve: (items: T[]) => void }> = [];
+  private readonly waiters: Array<{ done: (items: readonly T[]) => boolean; resolve: () => void }> = [];
 
   push(item: T): void {
     this.items.push(item);
     for (const waiter of [...this.waiters]) {
-      if (this.items.length >= waiter.count) {
+      if (waiter.done(this.items)) {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        waiter.resolve(this.items.slice(0, waiter.count));
+        waiter.resolve();
       }
     }
   }
 
   /** Resolves with the first `count` items once they arrived; rejects after `timeoutMs`. */
-  waitFor(count: number, timeoutMs = 5_000): Promise<T[]> {
-    if (this.items.length >= count) return Promise.resolve(this.items.slice(0, count));
-    return new Promise<T[]>((resolve, reject) => {
+  async waitFor(count: number, timeoutMs = 5_000): Promise<T[]> {
+    await this.until((items) => items.length >= count, timeoutMs, `${count} item(s)`);
+    return this.items.slice(0, count);
+  }
+
+  /** Resolves once `done(items)` holds, checked now and after every push; rejects after `timeoutMs`. */
+  until(done: (items: readonly T[]) => boolean, timeoutMs = 5_000, what = 'the expected items'): Promise<void> {
+    if (done(this.items)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.splice(this.waiters.indexOf(waiter), 1);
-        reject(new Error(`expected ${count} item(s), got ${this.items.length}: ${JSON.stringify(this.items).slice(0, 500)}`));
+        reject(new Error(`expected ${what}, got ${this.items.length}: ${JSON.stringify(this.items).slice(0, 500)}`));
       }, timeoutMs);
       const waiter = {
-        count,
-        resolve: (items: T[]) => {
+        done,
+        resolve: () => {
           clearTimeout(timer);
-          resolve(items);
+          resolve();
         },
       };
       this.waiters.push(waiter);
