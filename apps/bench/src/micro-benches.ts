@@ -72,7 +72,7 @@ export async function publishThroughput(url: string, qos: 0 | 1, count: number):
   const runs = { raw: [] as PublishRun[], library: [] as PublishRun[] };
   await publishRate(rawPublish, count / 5, 100); // warm-up, both paths
   await publishRate(libPublish, count / 5, 100);
-  for (let round = 0; round < 7; round++) {
+  for (let round = 0; round < 9; round++) {
     runs.raw.push(await publishRate(rawPublish, count, 100));
     runs.library.push(await publishRate(libPublish, count, 100));
   }

@@ -90,7 +90,7 @@ export function renderReport(report: BenchReport): string {
     '',
     '## publish() throughput',
     '',
-    '`MqttService.publish()` against bare `client.publish()` with a callback, 100 in flight, medians of 7 alternating runs after a warm-up. The publisher shares the 2 cores with the broker, so wall-clock rates move with the broker; the publishing process\'s CPU per message is what the client code costs, and the throughput ratio is taken from it: the median over rounds of bare CPU / nestjs-mqtt CPU in the same round.',
+    '`MqttService.publish()` against bare `client.publish()` with a callback, 100 in flight, medians of 9 alternating runs after a warm-up, before the consumer workloads. The publisher shares the 2 cores with the broker, so wall-clock rates move with the broker; the publishing process\'s CPU per message is what the client code costs, and the throughput ratio is taken from it: the median over rounds of bare CPU / nestjs-mqtt CPU in the same round.',
     '',
     '| QoS | bare msg/s | nestjs-mqtt msg/s | bare CPU µs/msg | nestjs-mqtt CPU µs/msg | throughput ratio | target | |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
