@@ -140,7 +140,7 @@ describe('runtime calls', () => {
     expect(sent.slice(before).filter((p) => p.cmd === 'publish' || p.cmd === 'subscribe')).toEqual([]);
     expect(mqtt.connected).toBe(true);
     expect(connects).toBe(1);
-    rows.push(`| ${id} | \`${input}\` | ${(error as Error).constructor.name}: ${(error as Error).message.slice(0, 140).replace(/\|/g, '\\|')} |`);
+    rows.push(`| ${id} | \`${input}\` | ${(error as Error).constructor.name}: ${(error as Error).message.slice(0, 240).replace(/\|/g, '\\|')} |`);
   });
 });
 
