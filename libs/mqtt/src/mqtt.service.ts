@@ -14,6 +14,7 @@ import type {
 } from './interfaces/mqtt-message.interface.js';
 import type { MqttConnection } from './mqtt-connection.js';
 import { MessageObservers } from './message-observers.js';
+import { MQTT_DEFAULTS } from './options.js';
 import { encodePayload } from './payload-codec.js';
 import { checkRequestTimeout, RequestClient } from './request-client.js';
 import { assertTopicName, parseTopicFilter } from './topic-filter.js';
@@ -21,7 +22,6 @@ import { assertTopicName, parseTopicFilter } from './topic-filter.js';
 const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
 const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
 const REQUEST_OPTION_KEYS = new Set(['qos', 'timeout']);
-const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 export interface MqttRequestOptions {
   /** Milliseconds to wait for the reply (default 10000). */
@@ -142,7 +142,7 @@ export class MqttService {
     if (this.connection.options.protocolVersion !== 5) {
       throw new MqttArgumentError('protocolVersion', 'request() needs MQTT 5 (response topic and correlation data); set protocolVersion: 5');
     }
-    const timeout = checkRequestTimeout(checked.timeout ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    const timeout = checkRequestTimeout(checked.timeout ?? MQTT_DEFAULTS.requestTimeout);
     return (await this.requests.request(topic, payload, timeout, checkQos(checked.qos))) as T;
   }
 

@@ -113,6 +113,10 @@ export const MQTT_DEFAULTS = {
   insecure: false,
   tlsMinVersion: 'TLSv1.2',
   clientIdPrefix: 'nestjs-mqtt_',
+  /** `MqttService.request()` wait for a reply, ms. */
+  requestTimeout: 10_000,
+  /** `MqttHealthIndicator` ping wait for the PUBACK, ms. */
+  healthPingTimeout: 1_000,
 } as const;
 
 const DEFAULT_PORTS: Record<MqttProtocol, number> = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { getMqttToken } from '../mqtt.tokens.js';
+import { MQTT_DEFAULTS } from '../options.js';
 import type { MqttService } from '../mqtt.service.js';
 
 export interface MqttHealthOptions {
@@ -17,7 +18,6 @@ export interface MqttHealthOptions {
 }
 
 const PING_TOPIC = 'nestjs-mqtt/health';
-const DEFAULT_PING_TIMEOUT_MS = 1_000;
 
 /**
  * A @nestjs/terminus health indicator for a client: `up` while connected (and, with `ping`, while
@@ -37,7 +37,7 @@ export class MqttHealthIndicator {
     const state = await currentStatus(mqtt);
     if (!mqtt.connected) return check.down({ client: mqtt.name, state });
     if (!options.ping) return check.up({ client: mqtt.name, state });
-    const timeout = options.timeout ?? DEFAULT_PING_TIMEOUT_MS;
+    const timeout = options.timeout ?? MQTT_DEFAULTS.healthPingTimeout;
     try {
       await withTimeout(mqtt.publish(`${PING_TOPIC}/${mqtt.name}`, null, { qos: 1 }), timeout);
       return check.up({ client: mqtt.name, state });
