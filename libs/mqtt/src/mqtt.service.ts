@@ -40,9 +40,7 @@ export class MqttService {
 
   constructor(private readonly connection: MqttConnection) {
     this.status$ = connection.status.asObservable();
-    this.requests = new RequestClient(connection.subscriptions, connection.dispatcher, (topic, payload, options) =>
-      this.publish(topic, payload as MqttPayload, options),
-    );
+    this.requests = new RequestClient(connection.subscriptions, connection.dispatcher, (topic, payload, options) => this.publish(topic, payload, options));
     this.observers = new MessageObservers(connection.dispatcher, connection.subscriptions);
     connection.onClose(() => this.requests.close());
   }

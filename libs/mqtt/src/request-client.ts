@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt';
 import { MqttArgumentError } from './errors/mqtt-argument.error.js';
 import { MqttRequestError } from './errors/mqtt-request.error.js';
-import type { MqttPublishOptions } from './interfaces/mqtt-message.interface.js';
+import type { MqttPayload, MqttPublishOptions } from './interfaces/mqtt-message.interface.js';
 import type { BoundHandler, MessageDispatcher } from './message-dispatcher.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
 import { parseTopicFilter } from './topic-filter.js';
@@ -30,10 +30,10 @@ export class RequestClient {
   constructor(
     private readonly subscriptions: SubscriptionRegistry,
     private readonly dispatcher: MessageDispatcher,
-    private readonly publish: (topic: string, payload: unknown, options: MqttPublishOptions) => Promise<unknown>,
+    private readonly publish: (topic: string, payload: MqttPayload, options: MqttPublishOptions) => Promise<unknown>,
   ) {}
 
-  async request(topic: string, payload: unknown, timeoutMs: number, qos: 0 | 1 | 2): Promise<unknown> {
+  async request(topic: string, payload: MqttPayload, timeoutMs: number, qos: 0 | 1 | 2): Promise<unknown> {
     if (!this.routed) {
       this.routed = true;
       this.dispatcher.addTopicHandler(parseTopicFilter(this.replyTopic), this.replyHandler);
@@ -51,7 +51,7 @@ export class RequestClient {
       this.pending.set(key, { resolve, reject, timer, topic });
     });
     try {
-      await this.publish(topic, payload as never, { qos, properties: { responseTopic: this.replyTopic, correlationData: correlation } });
+      await this.publish(topic, payload, { qos, properties: { responseTopic: this.replyTopic, correlationData: correlation } });
     } catch (error) {
       this.settle(key)?.reject(error as Error);
     }
