@@ -1,23 +1,14 @@
-import { afterAll, afterEach, beforeAll, expect, it } from '@jest/globals';
+import { expect, it } from '@jest/globals';
 import { Injectable, Module, Scope } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { Test } from '@nestjs/testing';
 import { MqttModule, MqttService, OnTopic } from 'nestjs-mqtt';
-import { MosquittoBroker } from './fixtures/mosquitto.js';
 import { mosquittoPub } from './fixtures/mosquitto-clients.js';
 import { CaptureLogger } from './support/capture-logger.js';
+import { brokerSuite } from './support/broker-suite.js';
 import { Inbox } from './support/inbox.js';
 
-let broker: MosquittoBroker;
-const apps: TestingModule[] = [];
-beforeAll(async () => {
-  broker = await MosquittoBroker.start();
-});
-afterAll(async () => {
-  await broker.close();
-});
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close();
-});
+const suite = brokerSuite();
+const apps = suite.apps;
 
 const runs = new Inbox<string>();
 
@@ -42,7 +33,7 @@ const ALIAS = Symbol('alias');
 it('binds a handler once even when aliased (useExisting); warns about and skips request-scoped providers; ignores null-prototype values', async () => {
   const logger = new CaptureLogger();
   const moduleRef = await Test.createTestingModule({
-    imports: [MqttModule.forRoot({ url: broker.url() })],
+    imports: [MqttModule.forRoot({ url: suite.broker.url() })],
     providers: [Counter, PerRequest, { provide: ALIAS, useExisting: Counter }, { provide: 'bare', useValue: Object.create(null) as object }],
   })
     .setLogger(logger)
@@ -50,8 +41,8 @@ it('binds a handler once even when aliased (useExisting); warns about and skips 
   apps.push(moduleRef);
   await moduleRef.init();
   const before = runs.items.length;
-  await mosquittoPub(broker.ports.plain as number, 'disc/count', 'x');
-  await mosquittoPub(broker.ports.plain as number, 'disc/count', 'y');
+  await mosquittoPub(suite.broker.ports.plain as number, 'disc/count', 'x');
+  await mosquittoPub(suite.broker.ports.plain as number, 'disc/count', 'y');
   await runs.waitFor(before + 2);
   expect(runs.items.slice(before)).toEqual(['counter', 'counter']);
   expect(logger.lines).toContainEqual({ level: 'warn', text: expect.stringContaining('PerRequest#on is request-scoped or transient') });
@@ -71,7 +62,7 @@ it('two applications in one process share nothing: each handler runs for its own
   class Feature {}
 
   const make = async (clientId: string, prefix: string) => {
-    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url(), clientId }), Feature] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url(), clientId }), Feature] }).compile();
     apps.push(moduleRef);
     await moduleRef.init();
     await moduleRef.get(MqttService).unsubscribe('disc/iso/+');
@@ -80,11 +71,11 @@ it('two applications in one process share nothing: each handler runs for its own
   };
   await make('app-a', 'a');
   await make('app-b', 'b');
-  await mosquittoPub(broker.ports.plain as number, 'disc/iso/a', 'x');
-  await mosquittoPub(broker.ports.plain as number, 'disc/iso/b', 'x');
+  await mosquittoPub(suite.broker.ports.plain as number, 'disc/iso/a', 'x');
+  await mosquittoPub(suite.broker.ports.plain as number, 'disc/iso/b', 'x');
   await seen.waitFor(2);
   // A later message on the same connection arrives after any cross-talk from the first two would have.
-  await mosquittoPub(broker.ports.plain as number, 'disc/iso/a', 'z');
+  await mosquittoPub(suite.broker.ports.plain as number, 'disc/iso/a', 'z');
   await seen.until((items) => items.filter((item) => item === 'app-a:disc/iso/a').length === 2);
   expect([...seen.items].sort()).toEqual(['app-a:disc/iso/a', 'app-a:disc/iso/a', 'app-b:disc/iso/b']);
 });

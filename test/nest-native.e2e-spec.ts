@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   Catch,
   Injectable,
@@ -36,23 +36,13 @@ import {
   UserProperty,
   type MqttModuleOptions,
 } from 'nestjs-mqtt';
-import { MosquittoBroker } from './fixtures/mosquitto.js';
 import { mosquittoPub } from './fixtures/mosquitto-clients.js';
 import { CaptureLogger } from './support/capture-logger.js';
+import { brokerSuite } from './support/broker-suite.js';
 import { Inbox } from './support/inbox.js';
 
-let broker: MosquittoBroker;
-const apps: TestingModule[] = [];
-
-beforeAll(async () => {
-  broker = await MosquittoBroker.start();
-});
-afterAll(async () => {
-  await broker.close();
-});
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close();
-});
+const suite = brokerSuite();
+const apps = suite.apps;
 
 async function boot(
   providers: Array<new (...args: never[]) => unknown>,
@@ -60,7 +50,7 @@ async function boot(
   extra: { logger?: CaptureLogger; providers?: Array<{ provide: string | symbol; useClass: new (...args: never[]) => unknown }> } = {},
 ): Promise<TestingModule> {
   const builder = Test.createTestingModule({
-    imports: [MqttModule.forRoot({ url: broker.url(), protocolVersion: 5, ...options })],
+    imports: [MqttModule.forRoot({ url: suite.broker.url(), protocolVersion: 5, ...options })],
     providers: [...providers, ...(extra.providers ?? [])],
   });
   if (extra.logger) builder.setLogger(extra.logger);
@@ -147,8 +137,8 @@ describe('pipes, guards, interceptors and filters', () => {
     const logger = new CaptureLogger();
     const moduleRef = await boot([Readings, OnlyKitchen, Timing], {}, { logger });
     const readings = moduleRef.get(Readings);
-    await mosquittoPub(broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s1","celsius":300}');
-    await mosquittoPub(broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s1","celsius":21,"extra":"dropped"}');
+    await mosquittoPub(suite.broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s1","celsius":300}');
+    await mosquittoPub(suite.broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s1","celsius":21,"extra":"dropped"}');
     const [reading] = await readings.valid.waitFor(1);
     expect(reading).toBeInstanceOf(ReadingDto);
     expect({ ...reading }).toEqual({ sensor: 's1', celsius: 21 });
@@ -168,8 +158,8 @@ describe('pipes, guards, interceptors and filters', () => {
     const logger = new CaptureLogger();
     const moduleRef = await boot([Readings, OnlyKitchen, Timing], {}, { logger });
     const readings = moduleRef.get(Readings);
-    await mosquittoPub(broker.ports.plain as number, 'readings/hall', '{"sensor":"s2","celsius":19}');
-    await mosquittoPub(broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s3","celsius":20}');
+    await mosquittoPub(suite.broker.ports.plain as number, 'readings/hall', '{"sensor":"s2","celsius":19}');
+    await mosquittoPub(suite.broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s3","celsius":20}');
     expect(await readings.rooms.waitFor(1)).toEqual(['kitchen']);
     expect(readings.valid.items.map((r) => r.sensor)).toEqual(['s3']);
     expect(logger.lines).toContainEqual({ level: 'debug', text: expect.stringContaining("Message on 'readings/hall' dropped: a guard of Readings#onReading refused it") });
@@ -178,7 +168,7 @@ describe('pipes, guards, interceptors and filters', () => {
 
   it('ParseIntPipe converts a topic parameter', async () => {
     const moduleRef = await boot([Readings, OnlyKitchen, Timing]);
-    await mosquittoPub(broker.ports.plain as number, 'devices/42/reset', '');
+    await mosquittoPub(suite.broker.ports.plain as number, 'devices/42/reset', '');
     expect(await moduleRef.get(Readings).devices.waitFor(1)).toEqual([42]);
   });
 
@@ -214,8 +204,8 @@ describe('pipes, guards, interceptors and filters', () => {
 
   it('global guards registered with APP_GUARD apply to handlers without decorators of their own', async () => {
     const moduleRef = await boot([Plain], {}, { providers: [{ provide: APP_GUARD, useClass: DenyAll }] });
-    await mosquittoPub(broker.ports.plain as number, 'plain/x', 'x');
-    await mosquittoPub(broker.ports.plain as number, 'barrier', 'x');
+    await mosquittoPub(suite.broker.ports.plain as number, 'plain/x', 'x');
+    await mosquittoPub(suite.broker.ports.plain as number, 'barrier', 'x');
     // The barrier handler is refused too: nothing arrives; the request shows it as a refusal.
     await expect(moduleRef.get(MqttService).request('plain/y', 'x', { timeout: 2_000 })).rejects.toThrow('the responder failed: Forbidden resource');
     expect(moduleRef.get(Plain).got.items).toEqual([]);
@@ -234,7 +224,7 @@ describe('MQTT 5 properties and request/reply', () => {
 
   it('user properties round-trip both ways', async () => {
     const moduleRef = await boot([Props]);
-    await mosquittoPub(broker.ports.plain as number, 'props/in', 'x', { protocolVersion: 5, userProperties: { tenant: 'acme' } });
+    await mosquittoPub(suite.broker.ports.plain as number, 'props/in', 'x', { protocolVersion: 5, userProperties: { tenant: 'acme' } });
     expect(await moduleRef.get(Props).got.waitFor(1)).toEqual([{ tenant: 'acme', contentType: undefined, topic: 'props/in' }]);
 
     const mqtt = moduleRef.get(MqttService);
@@ -308,8 +298,8 @@ describe('overlapping filters', () => {
 
   it.each([4, 5] as const)('three overlapping filters: each handler runs exactly once per message (MQTT %s)', async (protocolVersion) => {
     const moduleRef = await boot([Overlap], { protocolVersion });
-    await mosquittoPub(broker.ports.plain as number, 'ov/a/b', 'x', { qos: 1 });
-    await mosquittoPub(broker.ports.plain as number, 'end', 'x', { qos: 1 });
+    await mosquittoPub(suite.broker.ports.plain as number, 'ov/a/b', 'x', { qos: 1 });
+    await mosquittoPub(suite.broker.ports.plain as number, 'end', 'x', { qos: 1 });
     const runs = moduleRef.get(Overlap).runs;
     await runs.waitFor(4);
     expect([...runs.items].sort()).toEqual(['end', 'exact', 'hash', 'plus']);
@@ -342,14 +332,14 @@ describe('observe()', () => {
     expect((await moduleRef.get(Grants).topics.waitFor(2)).sort()).toEqual(['obs/+', 'obs/ready']);
     expect([...mqtt.topics.keys()].sort()).toEqual(['obs/+', 'obs/ready']);
     expect(count('subscribe')).toBe(2);
-    await mosquittoPub(broker.ports.plain as number, 'obs/1', 'one');
-    await mosquittoPub(broker.ports.plain as number, 'obs/2', 'two');
+    await mosquittoPub(suite.broker.ports.plain as number, 'obs/1', 'one');
+    await mosquittoPub(suite.broker.ports.plain as number, 'obs/2', 'two');
     expect((await a).map((m) => [m.topic, m.payload])).toEqual([
       ['obs/1', 'one'],
       ['obs/2', 'two'],
     ]);
     expect((await b).map((m) => m.payload)).toEqual(['one']);
-    await mosquittoPub(broker.ports.plain as number, 'obs/ready', 'r');
+    await mosquittoPub(suite.broker.ports.plain as number, 'obs/ready', 'r');
     await subscribed;
     // Both observers of obs/+ are done: one UNSUBSCRIBE for it, one for obs/ready.
     await acks.until((cmds) => cmds.filter((cmd) => cmd === 'unsuback').length === 2);
@@ -384,8 +374,8 @@ describe('custom payload codecs', () => {
     const frame = Buffer.alloc(6);
     frame.writeUInt16BE(7, 0);
     frame.writeFloatBE(21.5, 2);
-    await mosquittoPub(broker.ports.plain as number, 'frames/a', Buffer.from([1, 2, 3]));
-    await mosquittoPub(broker.ports.plain as number, 'frames/a', frame);
+    await mosquittoPub(suite.broker.ports.plain as number, 'frames/a', Buffer.from([1, 2, 3]));
+    await mosquittoPub(suite.broker.ports.plain as number, 'frames/a', frame);
     expect(await moduleRef.get(Frames).got.waitFor(1)).toEqual([{ id: 7, value: 21.5 }]);
     expect(logger.lines).toContainEqual({ level: 'warn', text: expect.stringContaining("Payload on 'frames/a' not delivered to Frames#on: expected 6 bytes, got 3 (format 'sensor-frame')") });
   });
@@ -407,20 +397,20 @@ describe('MQTT 5 subscription options', () => {
   }
 
   it('noLocal keeps our own publishes away; retainHandling 2 sends no retained message on subscribe', async () => {
-    await mosquittoPub(broker.ports.plain as number, 'rh/x', 'old', { retain: true, qos: 1 });
+    await mosquittoPub(suite.broker.ports.plain as number, 'rh/x', 'old', { retain: true, qos: 1 });
     const moduleRef = await boot([Options]);
     const mqtt = moduleRef.get(MqttService);
     await mqtt.publish('nl/x', 'mine', { qos: 1 });
-    await mosquittoPub(broker.ports.plain as number, 'nl/x', 'theirs', { qos: 1 });
-    await mosquittoPub(broker.ports.plain as number, 'rh/x', 'new', { qos: 1 });
+    await mosquittoPub(suite.broker.ports.plain as number, 'nl/x', 'theirs', { qos: 1 });
+    await mosquittoPub(suite.broker.ports.plain as number, 'rh/x', 'new', { qos: 1 });
     const options = moduleRef.get(Options);
     expect(await options.local.waitFor(1)).toEqual(['theirs']);
     expect(await options.retained.waitFor(1)).toEqual(['new:false']);
-    await mosquittoPub(broker.ports.plain as number, 'rh/x', '', { retain: true, qos: 1 });
+    await mosquittoPub(suite.broker.ports.plain as number, 'rh/x', '', { retain: true, qos: 1 });
   });
 
   it('refuses MQTT 5 subscription options on an MQTT 3.1.1 client at bootstrap', async () => {
-    const compile = Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url() })], providers: [Options] }).compile();
+    const compile = Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url() })], providers: [Options] }).compile();
     const moduleRef = await compile;
     apps.push(moduleRef);
     await expect(moduleRef.init()).rejects.toThrow('Options#onNoLocal: noLocal, retainAsPublished and retainHandling are MQTT 5 subscription options');
