@@ -4,7 +4,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import type { Packet } from 'mqtt';
-import { MqttModule, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
+import { MqttModule, MqttPublishError, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { MosquittoBroker } from '../fixtures/mosquitto.js';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
 import { writeFigures } from '../support/figures.js';
@@ -21,7 +21,7 @@ afterAll(() => {
       '',
       `A subscriber app (decorated \`@OnTopic\` handlers, \`clean: false\`, fixed client id; MQTT 5 adds \`sessionExpiryInterval\`) and a publisher app (\`MqttService.publish\`, \`clean: false\`) stream ${PER_QOS} QoS 1 and ${PER_QOS} QoS 2 messages, one every 5 ms (12 ms in the crash run), through a Mosquitto with \`persistence true\` and \`autosave_interval 1\`, while the broker is stopped and started again.`,
       '',
-      '| scenario | MQTT | QoS | sent | publishes resolved | lost | duplicates |',
+      '| scenario | MQTT | QoS | sent | publishes resolved (the rest rejected with MqttPublishError) | lost | duplicates |',
       '| --- | --- | --- | ---: | ---: | ---: | ---: |',
       ...rows,
     ].join('\n'),
@@ -31,6 +31,7 @@ afterAll(() => {
 interface StreamFigures {
   qos: 1 | 2;
   sent: number;
+  /** Publish promises that resolved; the others rejected with MqttPublishError (none may hang). */
   resolved: number;
   lost: number;
   duplicates: number;
@@ -64,7 +65,7 @@ async function streamThrough(
   protocolVersion: 4 | 5,
   fault: () => Promise<void>,
   intervalMs = 5,
-): Promise<{ figures: StreamFigures[]; subscriber: TestingModule; publisher: TestingModule }> {
+): Promise<{ figures: StreamFigures[]; subscriber: TestingModule; publisher: TestingModule; failures: Array<{ qos: 1 | 2; typed: boolean; message: string }> }> {
   const session = protocolVersion === 5 ? { sessionExpiryInterval: 3_600 } : {};
   const tag = `${protocolVersion}-${Date.now()}`;
   const subscriber = await app(
@@ -75,11 +76,17 @@ async function streamThrough(
   const publisher = await app({ url: broker.url(), clientId: `pub-${tag}`, clean: false, protocolVersion, reconnectPeriod: 300, connectTimeout: 2_000, ...session });
   const mqtt = publisher.get(MqttService);
   const results: Array<Promise<unknown>> = [];
-  let resolved = 0;
+  const failures: Array<{ qos: 1 | 2; typed: boolean; message: string }> = [];
+  const resolved = { 1: 0, 2: 0 };
   const publishing = (async () => {
     for (let n = 0; n < PER_QOS; n++) {
       for (const qos of [1, 2] as const) {
-        results.push(mqtt.publish(`stream/q${qos}`, { n }, { qos }).then(() => resolved++));
+        results.push(
+          mqtt.publish(`stream/q${qos}`, { n }, { qos }).then(
+            () => resolved[qos]++,
+            (error: Error) => failures.push({ qos, typed: error instanceof MqttPublishError, message: error.message }),
+          ),
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
@@ -94,9 +101,9 @@ async function streamThrough(
   const figures = ([1, 2] as const).map((qos) => {
     const got = (qos === 1 ? sink.q1 : sink.q2).items.filter((n) => n >= 0);
     const unique = new Set(got);
-    return { qos, sent: PER_QOS, resolved: resolved / 2, lost: PER_QOS - unique.size, duplicates: got.length - unique.size };
+    return { qos, sent: PER_QOS, resolved: resolved[qos], lost: PER_QOS - unique.size, duplicates: got.length - unique.size };
   });
-  return { figures, subscriber, publisher };
+  return { figures, subscriber, publisher, failures };
 }
 
 async function restarts(broker: MosquittoBroker, count: number, how: 'stop' | 'kill', everyMs = 250): Promise<void> {
@@ -117,14 +124,17 @@ function record(scenario: string, protocolVersion: number, figures: StreamFigure
 describe.each([4, 5] as const)('MQTT %s', (protocolVersion) => {
   it('5 graceful broker restarts (SIGTERM, persistence on): nothing lost, no QoS 2 duplicate', async () => {
     const broker = await MosquittoBroker.start({ persistence: true });
-    const { figures, subscriber, publisher } = await streamThrough(broker, protocolVersion, () => restarts(broker, 5, 'stop'));
+    const { figures, subscriber, publisher, failures } = await streamThrough(broker, protocolVersion, () => restarts(broker, 5, 'stop'));
     try {
       record('5 graceful restarts (SIGTERM)', protocolVersion, figures);
       const [q1, q2] = figures;
       expect(q1.lost).toBe(0);
       expect(q2.lost).toBe(0);
       expect(q2.duplicates).toBe(0);
-      expect(q1.resolved + q2.resolved).toBe(2 * PER_QOS);
+      // Every publish settled; a rare rejection (mqtt.js drops a publish queued while it resends its
+      // store when the connection drops again, mqtt.js #2015) is a typed error the caller can retry.
+      expect(failures.filter((f) => !f.typed)).toEqual([]);
+      expect(q1.resolved + q2.resolved + failures.length).toBe(2 * PER_QOS);
     } finally {
       await subscriber.close();
       await publisher.close();
@@ -140,7 +150,7 @@ describe('broker crash (SIGKILL)', () => {
     const broker = await MosquittoBroker.start({ persistence: true, autosaveInterval: autosaveSeconds });
     // Crashes 1.5 s apart, so the broker writes a snapshot between them; messages every 12 ms span them all.
     const intervalMs = 12;
-    const { figures, subscriber, publisher } = await streamThrough(broker, 4, () => restarts(broker, kills, 'kill', 1_500), intervalMs);
+    const { figures, subscriber, publisher, failures } = await streamThrough(broker, 4, () => restarts(broker, kills, 'kill', 1_500), intervalMs);
     try {
       record(`${kills} crashes (SIGKILL) 1.5 s apart, autosave every ${autosaveSeconds} s`, 4, figures);
       // Mosquitto persists by snapshot: what it acknowledged since the last one dies with it, at most
@@ -148,8 +158,9 @@ describe('broker crash (SIGKILL)', () => {
       const bound = kills * ((autosaveSeconds * 1000) / intervalMs);
       for (const f of figures) {
         expect(f.lost).toBeLessThanOrEqual(bound);
-        expect(f.resolved).toBe(PER_QOS);
+        expect(f.resolved + failures.filter((failure) => failure.qos === f.qos).length).toBe(PER_QOS);
       }
+      expect(failures.filter((f) => !f.typed)).toEqual([]);
       expect(subscriber.get(MqttService).connected).toBe(true);
       expect(publisher.get(MqttService).connected).toBe(true);
     } finally {
@@ -223,13 +234,16 @@ describe('durable shared subscription ($share) across broker restarts', () => {
       })();
       await restarts(broker, 3, 'stop');
       await publishing;
-      await Promise.all(results);
+      // Every publish settles; see the restart test for the rare typed rejection.
+      const settled = await Promise.allSettled(results);
+      expect(settled.filter((r) => r.status === 'rejected' && !(r.reason instanceof MqttPublishError))).toEqual([]);
       await mqtt.publish('jobs/a', { n: -1 }, { qos: 1 });
       const sink = subscriber.get(SharedSink);
       await sink.got.until((items) => items.includes(-1), 20_000);
       const unique = new Set(sink.got.items.filter((n) => n >= 0));
       const lost = sent - unique.size;
-      rows.push(`| durable \`$share/workers/jobs/+\`, 3 graceful restarts | 3.1.1 | 1 | ${sent} | ${sent} | ${lost} | ${sink.got.items.length - 1 - unique.size} |`);
+      const resolvedCount = settled.filter((r) => r.status === 'fulfilled').length;
+      rows.push(`| durable \`$share/workers/jobs/+\`, 3 graceful restarts | 3.1.1 | 1 | ${sent} | ${resolvedCount} | ${lost} | ${sink.got.items.length - 1 - unique.size} |`);
       expect(lost).toBe(0);
     } finally {
       await subscriber.close();
