@@ -177,18 +177,21 @@ describe('MosquittoBroker fixture: every listener', () => {
   });
 
   it('pause() freezes the broker and resume() thaws it', async () => {
-    const port = broker.ports.plain as number;
+    // The kernel's view of the process: 'T' while stopped by SIGSTOP.
+    const state = () => readFileSync(`/proc/${broker.pid}/stat`, 'utf8').split(') ')[1]?.charAt(0);
+    // Signals are delivered asynchronously: give the kernel a bounded number of turns to apply them.
+    const settle = async (stopped: boolean) => {
+      for (let turn = 0; (state() === 'T') !== stopped && turn < 10_000; turn++) await new Promise((resolve) => setImmediate(resolve));
+      return state() === 'T';
+    };
     broker.pause();
-    let published = false;
-    const publishing = mosquittoPub(port, 'fx/paused', 'late', { qos: 1 }).then(() => (published = true));
     try {
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(published).toBe(false);
+      expect(await settle(true)).toBe(true);
     } finally {
       broker.resume();
     }
-    await publishing;
-    expect(published).toBe(true);
+    expect(await settle(false)).toBe(false);
+    await mosquittoPub(broker.ports.plain as number, 'fx/resumed', 'on time', { qos: 1 });
   });
 
   it('restart() keeps the ports and the persisted durable session, including queued QoS 1 messages', async () => {
