@@ -20,6 +20,10 @@ import { checkRequestTimeout, RequestClient } from './request-client.js';
 import { assertTopicName, parseTopicFilter } from './topic-filter.js';
 
 const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
+/** mqtt.js's error for a publish it dropped from its queue when the connection closed. */
+const UNSENT_ON_CLOSE = 'Connection closed';
+/** How often such an unsent QoS 1/2 publish is handed to mqtt.js again before the caller hears of it. */
+const UNSENT_RETRIES = 5;
 const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
 const REQUEST_OPTION_KEYS = new Set(['qos', 'timeout']);
 
@@ -91,17 +95,27 @@ export class MqttService {
       }
     }
     return new Promise<MqttPublishResult>((resolve, reject) => {
-      connection.client.publish(topic, body, options ?? {}, (error, packet) => {
-        if (offline) connection.offlineQueue.release();
-        if (error) {
-          const code = (error as Error & { code?: number }).code;
-          reject(new MqttPublishError(topic, error.message, code, { cause: error }));
-          return;
-        }
-        const result: MqttPublishResult = qos > 0 && packet?.messageId !== undefined ? { messageId: packet.messageId } : {};
-        if (connection.events.has('publish')) connection.events.emit('publish', { topic, ...result });
-        resolve(result);
-      });
+      const attempt = (retries: number): void => {
+        connection.client.publish(topic, body, options ?? {}, (error, packet) => {
+          if (error) {
+            // mqtt.js fails a QoS 1/2 publish with 'Connection closed' only when it was queued behind the
+            // resend of its store and never written (mqtt.js #2015); sending it again cannot duplicate it.
+            if (qos > 0 && error.message === UNSENT_ON_CLOSE && retries > 0 && !connection.status.isStopped) {
+              attempt(retries - 1);
+              return;
+            }
+            if (offline) connection.offlineQueue.release();
+            const code = (error as Error & { code?: number }).code;
+            reject(new MqttPublishError(topic, error.message, code, { cause: error }));
+            return;
+          }
+          if (offline) connection.offlineQueue.release();
+          const result: MqttPublishResult = qos > 0 && packet?.messageId !== undefined ? { messageId: packet.messageId } : {};
+          if (connection.events.has('publish')) connection.events.emit('publish', { topic, ...result });
+          resolve(result);
+        });
+      };
+      attempt(UNSENT_RETRIES);
     });
   }
 
