@@ -28,6 +28,13 @@ afterAll(() => {
   );
 });
 
+/** A publish promise that rejected: there should be none. */
+interface PublishFailure {
+  qos: 1 | 2;
+  typed: boolean;
+  message: string;
+}
+
 interface StreamFigures {
   qos: 1 | 2;
   sent: number;
@@ -65,7 +72,7 @@ async function streamThrough(
   protocolVersion: 4 | 5,
   fault: () => Promise<void>,
   intervalMs = 5,
-): Promise<{ figures: StreamFigures[]; subscriber: TestingModule; publisher: TestingModule; failures: Array<{ qos: 1 | 2; typed: boolean; message: string }> }> {
+): Promise<{ figures: StreamFigures[]; subscriber: TestingModule; publisher: TestingModule; failures: PublishFailure[] }> {
   const session = protocolVersion === 5 ? { sessionExpiryInterval: 3_600 } : {};
   const tag = `${protocolVersion}-${Date.now()}`;
   const subscriber = await app(
@@ -76,7 +83,7 @@ async function streamThrough(
   const publisher = await app({ url: broker.url(), clientId: `pub-${tag}`, clean: false, protocolVersion, reconnectPeriod: 300, connectTimeout: 2_000, ...session });
   const mqtt = publisher.get(MqttService);
   const results: Array<Promise<unknown>> = [];
-  const failures: Array<{ qos: 1 | 2; typed: boolean; message: string }> = [];
+  const failures: PublishFailure[] = [];
   const resolved = { 1: 0, 2: 0 };
   const publishing = (async () => {
     for (let n = 0; n < PER_QOS; n++) {
@@ -126,22 +133,19 @@ function record(scenario: string, protocolVersion: number, figures: StreamFigure
 }
 
 describe.each([4, 5] as const)('MQTT %s', (protocolVersion) => {
-  it('5 graceful broker restarts (SIGTERM, persistence on): QoS 2 loses nothing and duplicates nothing; QoS 1 loss is reported', async () => {
+  it('5 graceful broker restarts (SIGTERM, persistence on): nothing lost, QoS 2 never duplicated, QoS 1 duplicates counted', async () => {
     const broker = await MosquittoBroker.start({ persistence: true });
     const { figures, subscriber, publisher, failures } = await streamThrough(broker, protocolVersion, () => restarts(broker, 5, 'stop'));
     try {
       record('5 graceful restarts (SIGTERM)', protocolVersion, figures);
       const [q1, q2] = figures;
-      // Open question (issue 4): about one fresh-clone run in three loses a single QoS 1 message of 400
-      // on MQTT 3.1.1 here, even after waiting for redeliveries; whether the cause is Mosquitto 2.0.11's
-      // persistence or the client is not settled yet. RELIABILITY.md reports the exact figure of each run.
-      expect(q1.lost).toBeLessThanOrEqual(1);
+      // Every publish resolved: none failed, not even one queued while mqtt.js resent its store when the
+      // connection fell again (mqtt.js #2015; see the last suite of this file).
+      expect(failures).toEqual([]);
+      expect([q1.resolved, q2.resolved]).toEqual([PER_QOS, PER_QOS]);
+      expect(q1.lost).toBe(0);
       expect(q2.lost).toBe(0);
       expect(q2.duplicates).toBe(0);
-      // Every publish settled; a rare rejection (mqtt.js drops a publish queued while it resends its
-      // store when the connection drops again, mqtt.js #2015) is a typed error the caller can retry.
-      expect(failures.filter((f) => !f.typed)).toEqual([]);
-      expect(q1.resolved + q2.resolved + failures.length).toBe(2 * PER_QOS);
     } finally {
       await subscriber.close();
       await publisher.close();
@@ -163,11 +167,12 @@ describe('broker crash (SIGKILL)', () => {
       // Mosquitto persists by snapshot: what it acknowledged since the last one dies with it, at most
       // one autosave window of the stream per crash.
       const bound = kills * ((autosaveSeconds * 1000) / intervalMs);
+      // Every publish still resolves: the publisher's own store outlives the crashes.
+      expect(failures).toEqual([]);
       for (const f of figures) {
         expect(f.lost).toBeLessThanOrEqual(bound);
-        expect(f.resolved + failures.filter((failure) => failure.qos === f.qos).length).toBe(PER_QOS);
+        expect(f.resolved).toBe(PER_QOS);
       }
-      expect(failures.filter((f) => !f.typed)).toEqual([]);
       expect(subscriber.get(MqttService).connected).toBe(true);
       expect(publisher.get(MqttService).connected).toBe(true);
     } finally {
@@ -241,9 +246,8 @@ describe('durable shared subscription ($share) across broker restarts', () => {
       })();
       await restarts(broker, 3, 'stop');
       await publishing;
-      // Every publish settles; see the restart test for the rare typed rejection.
       const settled = await Promise.allSettled(results);
-      expect(settled.filter((r) => r.status === 'rejected' && !(r.reason instanceof MqttPublishError))).toEqual([]);
+      expect(settled.filter((r) => r.status === 'rejected')).toEqual([]);
       await mqtt.publish('jobs/a', { n: -1 }, { qos: 1 });
       const sink = subscriber.get(SharedSink);
       await sink.got.until((items) => items.includes(-1), 20_000);
@@ -255,6 +259,56 @@ describe('durable shared subscription ($share) across broker restarts', () => {
       rows.push(`| durable \`$share/workers/jobs/+\`, 3 graceful restarts | 3.1.1 | 1 | ${sent} | ${resolvedCount} | ${lost} | ${sink.got.items.length - 1 - unique.size} |`);
       expect(lost).toBe(0);
     } finally {
+      await subscriber.close();
+      await publisher.close();
+      await broker.close();
+    }
+  });
+});
+
+describe('a publish made while mqtt.js resends its store, when the connection drops again', () => {
+  @Injectable()
+  class LateSink {
+    readonly got = new Inbox<string>();
+    @OnTopic('late/+', { qos: 1 })
+    on(payload: string, topic: string): void {
+      this.got.push(topic);
+    }
+  }
+
+  // mqtt.js queues such a publish until its store is resent, and fails it with 'Connection closed' when
+  // the connection falls first (mqtt.js #2015): the library hands it back, and it is delivered later.
+  it('is delivered after the next reconnect instead of failing with "Connection closed"', async () => {
+    const broker = await MosquittoBroker.start({ persistence: true });
+    const tag = Date.now();
+    const subscriber = await app({ url: broker.url(), clientId: `late-sub-${tag}`, clean: false, reconnectPeriod: 50 }, [LateSink]);
+    const publisher = await app({ url: broker.url(), clientId: `late-pub-${tag}`, clean: false, reconnectPeriod: 50 });
+    try {
+      const mqtt = publisher.get(MqttService);
+      await broker.stop(); // graceful: the subscriber's durable session is saved
+      // Offline QoS 1 publishes wait in mqtt.js's store; on reconnect it resends them one at a time.
+      const stored = ['late/stored-1', 'late/stored-2', 'late/stored-3'].map((topic) => mqtt.publish(topic, 'x', { qos: 1 }));
+      let late: Promise<unknown> | undefined;
+      const resending = new Promise<void>((resolve) => {
+        mqtt.client.on('packetsend', (packet: Packet) => {
+          if (packet.cmd !== 'publish' || late) return;
+          // The first stored publish is on the wire: freeze the broker so the resend cannot finish,
+          // and publish behind it.
+          broker.pause();
+          late = mqtt.publish('late/queued', 'x', { qos: 1 });
+          resolve();
+        });
+      });
+      await broker.restart();
+      await resending;
+      await broker.kill();
+      await broker.restart();
+      await expect(late).resolves.toEqual({ messageId: expect.any(Number) });
+      await Promise.all(stored);
+      await subscriber.get(LateSink).got.until((topics) => topics.includes('late/queued'), 10_000);
+      rows.push('| publish queued behind the store resend, connection dropped (mqtt.js #2015) | 3.1.1 | 1 | 1 | 1 | 0 | — |');
+    } finally {
+      broker.resume();
       await subscriber.close();
       await publisher.close();
       await broker.close();

@@ -22,8 +22,6 @@ import { assertTopicName, parseTopicFilter } from './topic-filter.js';
 const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
 /** mqtt.js's error for a publish it dropped from its queue when the connection closed. */
 const UNSENT_ON_CLOSE = 'Connection closed';
-/** How often such an unsent QoS 1/2 publish is handed to mqtt.js again before the caller hears of it. */
-const UNSENT_RETRIES = 5;
 const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
 const REQUEST_OPTION_KEYS = new Set(['qos', 'timeout']);
 
@@ -95,13 +93,16 @@ export class MqttService {
       }
     }
     return new Promise<MqttPublishResult>((resolve, reject) => {
-      const attempt = (retries: number): void => {
+      const attempt = (): void => {
         connection.client.publish(topic, body, options ?? {}, (error, packet) => {
           if (error) {
-            // mqtt.js fails a QoS 1/2 publish with 'Connection closed' only when it was queued behind the
-            // resend of its store and never written (mqtt.js #2015); sending it again cannot duplicate it.
-            if (qos > 0 && error.message === UNSENT_ON_CLOSE && retries > 0 && !connection.status.isStopped) {
-              attempt(retries - 1);
+            // mqtt.js fails a QoS 1/2 publish with 'Connection closed' when it was queued behind the resend
+            // of its store and never written (mqtt.js #2015). Handed back, it waits in the store for the next
+            // connection like any offline publish, so it cannot be duplicated. Not synchronously: mqtt.js calls
+            // back while it still empties that queue, and would drop it again at once. A closing client
+            // refuses it ('client disconnecting'), which ends the loop.
+            if (qos > 0 && error.message === UNSENT_ON_CLOSE && !connection.status.isStopped) {
+              setImmediate(attempt);
               return;
             }
             if (offline) connection.offlineQueue.release();
@@ -115,7 +116,7 @@ export class MqttService {
           resolve(result);
         });
       };
-      attempt(UNSENT_RETRIES);
+      attempt();
     });
   }
 
