@@ -49,7 +49,7 @@ export class MqttConnection {
     // A no-op replaces mqtt.js's `debug` output, which prints the CONNECT packet password; start()
     // installs the redacting logger when asked. mqtt.js logs several times per packet: keep this free.
     this.client = mqtt.connect({ ...toClientOptions(options), log: noop });
-    const replier = createReplier(this.client, options.maxPayloadBytes, (message) => this.note(MQTT_LOG_WARNING, message));
+    const replier = createReplier(this.client, options.maxPayloadBytes, () => this.status.isStopped, (message) => this.note(MQTT_LOG_WARNING, message));
     this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger, replier);
     this.events = new MqttEventHandlers(logger);
     this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);

@@ -13,6 +13,7 @@ import type {
   TopicQos,
 } from './interfaces/mqtt-message.interface.js';
 import type { MqttConnection } from './mqtt-connection.js';
+import { publishThrough } from './client-publish.js';
 import { MessageObservers } from './message-observers.js';
 import { MQTT_DEFAULTS } from './options.js';
 import { encodePayload } from './payload-codec.js';
@@ -20,8 +21,6 @@ import { checkRequestTimeout, RequestClient } from './request-client.js';
 import { assertTopicName, parseTopicFilter } from './topic-filter.js';
 
 const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
-/** mqtt.js's error for a publish it dropped from its queue when the connection closed. */
-const UNSENT_ON_CLOSE = 'Connection closed';
 const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
 const REQUEST_OPTION_KEYS = new Set(['qos', 'timeout']);
 
@@ -93,30 +92,18 @@ export class MqttService {
       }
     }
     return new Promise<MqttPublishResult>((resolve, reject) => {
-      const attempt = (): void => {
-        connection.client.publish(topic, body, options ?? {}, (error, packet) => {
-          if (error) {
-            // mqtt.js fails a QoS 1/2 publish with 'Connection closed' when it was queued behind the resend
-            // of its store and never written (mqtt.js #2015). Handed back, it waits in the store for the next
-            // connection like any offline publish, so it cannot be duplicated. Not synchronously: mqtt.js calls
-            // back while it still empties that queue, and would drop it again at once. A closing client
-            // refuses it ('client disconnecting'), which ends the loop.
-            if (qos > 0 && error.message === UNSENT_ON_CLOSE && !connection.status.isStopped) {
-              setImmediate(attempt);
-              return;
-            }
-            if (offline) connection.offlineQueue.release();
-            const code = (error as Error & { code?: number }).code;
-            reject(new MqttPublishError(topic, error.message, code, { cause: error }));
-            return;
-          }
-          if (offline) connection.offlineQueue.release();
-          const result: MqttPublishResult = qos > 0 && packet?.messageId !== undefined ? { messageId: packet.messageId } : {};
-          if (connection.events.has('publish')) connection.events.emit('publish', { topic, ...result });
-          resolve(result);
-        });
-      };
-      attempt();
+      publishThrough(connection.client, topic, body, options ?? {}, () => connection.status.isStopped, (error, packet) => {
+        if (offline) connection.offlineQueue.release();
+        if (error) {
+          const code = (error as Error & { code?: number }).code;
+          reject(new MqttPublishError(topic, error.message, code, { cause: error }));
+          return;
+        }
+        const messageId = (packet as { messageId?: number } | undefined)?.messageId;
+        const result: MqttPublishResult = qos > 0 && messageId !== undefined ? { messageId } : {};
+        if (connection.events.has('publish')) connection.events.emit('publish', { topic, ...result });
+        resolve(result);
+      });
     });
   }
 
