@@ -415,6 +415,20 @@ describe('logging', () => {
     await bootFails({ url: broker.url('auth'), username: 'svc-app', password: 'other-secret-pw', logging: true }, logger);
     await closeApp();
     await bootFails({ url: broker.url('tls'), username: 'svc-app', password: secret, logging: true, tls: { ca: broker.tls.wrongCa } }, logger);
+    await closeApp();
+    // MQTT 5 enhanced authentication: Mosquitto without an auth plugin refuses the method, after the CONNECT
+    // (with its authentication data) went through the packet log.
+    const authData = 'auth-data-secret-1234';
+    const refused = await bootFails(
+      {
+        url: broker.url(),
+        protocolVersion: 5,
+        logging: true,
+        clientOptions: { properties: { authenticationMethod: 'SCRAM-SHA-256', authenticationData: Buffer.from(authData) } },
+      },
+      logger,
+    );
+    expect(refused).toBeInstanceOf(MqttConnectionError);
 
     const debug = logger.lines.filter((line) => line.level === 'debug').map((line) => line.text);
     expect(debug.some((text) => text.includes("cmd: 'connect'") || text.includes('connect'))).toBe(true);
@@ -422,6 +436,8 @@ describe('logging', () => {
     const all = logger.text();
     expect(all).not.toContain(secret);
     expect(all).not.toContain('other-secret-pw');
+    expect(debug.some((text) => text.includes('SCRAM-SHA-256'))).toBe(true); // the CONNECT was logged
+    for (const encoding of ['utf8', 'hex', 'base64'] as const) expect(all).not.toContain(Buffer.from(authData).toString(encoding));
     expect(MQTT_LOG_DEBUG).toBe(0x10);
   });
 });
