@@ -181,6 +181,33 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('shutdown with publishes the broker never acknowledged', () => {
+  it('app.close() settles them: each rejects with MqttPublishError instead of hanging', async () => {
+    const own = await MosquittoBroker.start();
+    const moduleRef = await Test.createTestingModule({
+      imports: [MqttModule.forRoot({ url: own.url(), clientId: `durable-${Date.now()}`, clean: false, reconnectPeriod: 100, shutdownTimeout: 200 })],
+    }).compile();
+    await moduleRef.init();
+    try {
+      const service = moduleRef.get(MqttService);
+      const offline = firstValueFrom(service.status$.pipe(filter((s) => s === 'offline')));
+      await own.stop();
+      await offline;
+      // A durable client keeps these for the next connection, which never comes.
+      const pending = Array.from({ length: 30 }, (_, n) => service.publish(`never/${n}`, 'x', { qos: n % 2 === 0 ? 1 : 2 }));
+      await moduleRef.close();
+      const settled = await Promise.allSettled(pending);
+      expect(settled.map((result) => result.status)).toEqual(Array.from({ length: 30 }, () => 'rejected'));
+      for (const result of settled) {
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(MqttPublishError);
+      }
+      rows.push('| app.close() while offline with 30 unacknowledged QoS 1/2 publishes (clean: false) | all 30 rejected with MqttPublishError, none left hanging |');
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('offline publishing', () => {
   it('queues up to offlineQueueLimit, then rejects with a typed error; QoS 0 can be refused while offline', async () => {
     const own = await MosquittoBroker.start();

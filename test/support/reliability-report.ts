@@ -13,7 +13,7 @@ export default async function writeReliabilityReport(): Promise<void> {
     .map((file) => readFileSync(join(FIGURES_DIR, file), 'utf8').trim());
   rmSync(FIGURES_DIR, { recursive: true, force: true });
   // Only a run of every fault suite rewrites the report, so a partial run cannot drop sections.
-  if (sections.length < 3) return;
+  if (sections.length < 4) return;
   const header = [
     '# Reliability',
     '',

@@ -3,6 +3,7 @@ import mqtt, { type IConnackPacket, type IDisconnectPacket, type IPublishPacket,
 import { BehaviorSubject } from 'rxjs';
 import { MqttConnectionError } from './errors/mqtt-connection.error.js';
 import type { MqttStatus } from './interfaces/mqtt-message.interface.js';
+import { ClientPublisher } from './client-publisher.js';
 import { createReplier } from './reply-publisher.js';
 import { createLogFormatter, MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO, MQTT_LOG_WARNING, type MqttLogLevel } from './client-log.js';
 import { MqttEventHandlers } from './event-handlers.js';
@@ -27,6 +28,7 @@ export class MqttConnection {
   readonly subscriptions: SubscriptionRegistry;
   readonly events: MqttEventHandlers;
   readonly offlineQueue: OfflineQueueGuard;
+  readonly publisher: ClientPublisher;
   private readonly duplicates: DuplicateFilter | undefined;
   private readonly takeover: TakeoverDetector | undefined;
   private hasConnected = false;
@@ -49,7 +51,8 @@ export class MqttConnection {
     // A no-op replaces mqtt.js's `debug` output, which prints the CONNECT packet password; start()
     // installs the redacting logger when asked. mqtt.js logs several times per packet: keep this free.
     this.client = mqtt.connect({ ...toClientOptions(options), log: noop });
-    const replier = createReplier(this.client, options.maxPayloadBytes, () => this.status.isStopped, (message) => this.note(MQTT_LOG_WARNING, message));
+    this.publisher = new ClientPublisher(this.client, options.maxInflight, () => this.status.isStopped);
+    const replier = createReplier(this.publisher, options.maxPayloadBytes, (message) => this.note(MQTT_LOG_WARNING, message));
     this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger, replier);
     this.events = new MqttEventHandlers(logger);
     this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
@@ -115,15 +118,18 @@ export class MqttConnection {
     for (const hook of this.closeHooks) hook();
     // A client that never started (bootstrap failed earlier) or already ended has nothing to close.
     if (this.started && !this.ended) {
+      // Publishes waiting for a window slot go out first; bounded, as the end below.
+      const flushed = await this.publisher.whenIdle(this.options.shutdownTimeout);
       await new Promise<void>((resolve) => {
         // A graceful end waits for in-flight publishes; bound it so shutdown cannot hang.
-        const timer = setTimeout(() => this.endClient(true, resolve), this.options.shutdownTimeout);
+        const timer = setTimeout(() => this.endClient(true, resolve), flushed ? this.options.shutdownTimeout : 0);
         this.endClient(false, () => {
           clearTimeout(timer);
           resolve();
         });
       });
     }
+    this.publisher.abandon('the client closed before the broker acknowledged it');
     this.ended = true;
     this.status.next('closed');
     this.status.complete();
@@ -142,6 +148,7 @@ export class MqttConnection {
       this.up = true;
       this.takeover?.connected();
       this.status.next('connected');
+      this.publisher.connected(connack.properties?.receiveMaximum);
       this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}`);
       this.subscriptions.onConnect(connack.sessionPresent);
       this.events.emit('connect', connack);

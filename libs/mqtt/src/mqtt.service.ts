@@ -13,7 +13,6 @@ import type {
   TopicQos,
 } from './interfaces/mqtt-message.interface.js';
 import type { MqttConnection } from './mqtt-connection.js';
-import { publishThrough } from './client-publish.js';
 import { MessageObservers } from './message-observers.js';
 import { MQTT_DEFAULTS } from './options.js';
 import { encodePayload } from './payload-codec.js';
@@ -92,7 +91,7 @@ export class MqttService {
       }
     }
     return new Promise<MqttPublishResult>((resolve, reject) => {
-      publishThrough(connection.client, topic, body, options ?? {}, () => connection.status.isStopped, (error, packet) => {
+      connection.publisher.publish(topic, body, options ?? {}, (error, packet) => {
         if (offline) connection.offlineQueue.release();
         if (error) {
           const code = (error as Error & { code?: number }).code;

@@ -36,6 +36,7 @@ describe('resolveMqttOptions', () => {
     [{ url: 'mqtt://h', host: 'x' }, 'url', /either url or host/],
     [{ protocol: 'tcp' as never }, 'protocol', /must be one of/],
     [{ port: 70_000 }, 'port', /integer from 1 to 65535/],
+    [{ maxInflight: 0 }, 'maxInflight', /integer from 1 to 65535/],
     [{ password: 'p' }, 'password', /needs a username/],
     [{ clean: false }, 'clientId', /needs a fixed clientId/],
     [{ clientId: '' }, 'clientId', /must not be empty/],

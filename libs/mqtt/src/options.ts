@@ -85,6 +85,12 @@ export interface MqttModuleOptions {
   shutdownTimeout?: number;
   /** Publishes that may wait for a connection while offline; more reject with MqttPublishError. */
   offlineQueueLimit?: number;
+  /**
+   * QoS 1/2 publishes sent and not yet acknowledged; more wait their turn, in order. An MQTT 5 broker's
+   * Receive Maximum lowers it. Brokers refuse what exceeds their limit (Mosquitto: max_inflight_messages,
+   * 20), and on MQTT 3.1.1 they cannot say so: the message is acknowledged and dropped.
+   */
+  maxInflight?: number;
   /** Queue QoS 0 publishes while offline (true), or reject them at once (false). */
   queueQos0Offline?: boolean;
   /** Drop QoS 1 redeliveries (DUP) of a message handled within this many milliseconds; off when absent. */
@@ -109,6 +115,7 @@ export const MQTT_DEFAULTS = {
   maxPayloadBytes: 8 * 1024 * 1024,
   shutdownTimeout: 10_000,
   offlineQueueLimit: 10_000,
+  maxInflight: 20,
   queueQos0Offline: true,
   insecure: false,
   tlsMinVersion: 'TLSv1.2',
@@ -151,6 +158,7 @@ export interface ResolvedMqttOptions {
   readonly maxPayloadBytes: number;
   readonly shutdownTimeout: number;
   readonly offlineQueueLimit: number;
+  readonly maxInflight: number;
   readonly queueQos0Offline: boolean;
   readonly dedupeWindowMs: number | undefined;
   readonly clientOptions: Partial<IClientOptions>;
@@ -170,7 +178,7 @@ const KNOWN_KEYS = new Set<string>([
   'url', 'host', 'port', 'protocol', 'path', 'clientId', 'username', 'password', 'keepalive', 'clean',
   'protocolVersion', 'sessionExpiryInterval', 'tls', 'insecure', 'will', 'connect', 'connectTimeout',
   'reconnectPeriod', 'logging', 'share', 'payload', 'ack', 'maxPayloadBytes', 'shutdownTimeout', 'clientOptions',
-  'offlineQueueLimit', 'queueQos0Offline', 'dedupeWindowMs',
+  'offlineQueueLimit', 'maxInflight', 'queueQos0Offline', 'dedupeWindowMs',
 ]);
 const TLS_KEYS = new Set<string>(['ca', 'cert', 'key', 'passphrase', 'ciphers', 'minVersion', 'servername']);
 const WILL_KEYS = new Set<string>(['topic', 'payload', 'qos', 'retain', 'properties']);
@@ -261,6 +269,7 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     maxPayloadBytes,
     shutdownTimeout: optionalInteger(options.shutdownTimeout, 'shutdownTimeout', 0, 2_147_483_647) ?? MQTT_DEFAULTS.shutdownTimeout,
     offlineQueueLimit: optionalInteger(options.offlineQueueLimit, 'offlineQueueLimit', 0, 10_000_000) ?? MQTT_DEFAULTS.offlineQueueLimit,
+    maxInflight: optionalInteger(options.maxInflight, 'maxInflight', 1, 65_535) ?? MQTT_DEFAULTS.maxInflight,
     queueQos0Offline: optionalBoolean(options.queueQos0Offline, 'queueQos0Offline') ?? MQTT_DEFAULTS.queueQos0Offline,
     dedupeWindowMs: optionalInteger(options.dedupeWindowMs, 'dedupeWindowMs', 1, 86_400_000),
     clientOptions: options.clientOptions ?? {},

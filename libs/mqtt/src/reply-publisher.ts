@@ -1,7 +1,7 @@
-import type { IClientPublishOptions, MqttClient } from 'mqtt';
+import type { IClientPublishOptions } from 'mqtt';
+import type { ClientPublisher } from './client-publisher.js';
 import type { MqttPayload } from './interfaces/mqtt-message.interface.js';
 import type { Replier } from './message-dispatcher.js';
-import { publishThrough } from './client-publish.js';
 import { encodePayload } from './payload-codec.js';
 import { REPLY_ERROR_PROPERTY } from './request-client.js';
 import { assertTopicName } from './topic-filter.js';
@@ -11,7 +11,7 @@ import { assertTopicName } from './topic-filter.js';
  * or its error (empty payload, user property `error`) to the request's response topic, with its
  * correlation data. Failures to reply are warnings: the request itself was handled.
  */
-export function createReplier(client: MqttClient, maxPayloadBytes: number, closed: () => boolean, warn: (message: string) => void): Replier {
+export function createReplier(publisher: ClientPublisher, maxPayloadBytes: number, warn: (message: string) => void): Replier {
   return (request, outcome) => {
     const { responseTopic, correlationData } = request.properties ?? {};
     if (!responseTopic) return;
@@ -35,7 +35,7 @@ export function createReplier(client: MqttClient, maxPayloadBytes: number, close
       warn(`Reply not sent: ${(error as Error).message}`);
       return;
     }
-    publishThrough(client, responseTopic, payload, { qos: request.qos === 0 ? 0 : 1, properties }, closed, (error) => {
+    publisher.publish(responseTopic, payload, { qos: request.qos === 0 ? 0 : 1, properties }, (error) => {
       if (error) warn(`Reply to '${responseTopic}' failed: ${error.message}`);
     });
   };
