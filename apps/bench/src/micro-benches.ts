@@ -50,6 +50,8 @@ async function publishRate(publish: () => Promise<unknown>, count: number, inFli
 
 export interface PublishRates {
   qos: 0 | 1;
+  /** nestjs-mqtt's maxInflight in this run; undefined: the default. */
+  maxInflight: number | undefined;
   raw: number;
   library: number;
   rawCpuUs: number;
@@ -58,9 +60,9 @@ export interface PublishRates {
   ratio: number;
 }
 
-/** publish() throughput: MqttService.publish against bare client.publish, same broker, same window. */
-export async function publishThroughput(url: string, qos: 0 | 1, count: number): Promise<PublishRates> {
-  @Module({ imports: [MqttModule.forRoot({ url })] })
+/** publish() throughput: MqttService.publish against bare client.publish, same broker, 100 awaited at a time. */
+export async function publishThroughput(url: string, qos: 0 | 1, count: number, maxInflight?: number): Promise<PublishRates> {
+  @Module({ imports: [MqttModule.forRoot({ url, ...(maxInflight ? { maxInflight } : {}) })] })
   class PublishModule {}
   const app = await NestFactory.createApplicationContext(PublishModule, { logger: false });
   const service = app.get(MqttService);
@@ -80,6 +82,7 @@ export async function publishThroughput(url: string, qos: 0 | 1, count: number):
   await app.close();
   return {
     qos,
+    maxInflight,
     raw: median(runs.raw.map((r) => r.rate)),
     library: median(runs.library.map((r) => r.rate)),
     rawCpuUs: median(runs.raw.map((r) => r.cpuUs)),

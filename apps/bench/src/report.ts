@@ -90,15 +90,17 @@ export function renderReport(report: BenchReport): string {
     '',
     '## publish() throughput',
     '',
-    '`MqttService.publish()` against bare `client.publish()` with a callback, 100 in flight, medians of 9 alternating runs after a warm-up, before the consumer workloads. The publisher shares the 2 cores with the broker, so wall-clock rates move with the broker; the publishing process\'s CPU per message is what the client code costs, and the throughput ratio is taken from it: the median over rounds of bare CPU / nestjs-mqtt CPU in the same round.',
+    '`MqttService.publish()` against bare `client.publish()` with a callback, 100 publishes awaited at a time, medians of 9 alternating runs after a warm-up, before the consumer workloads. The publisher shares the 2 cores with the broker, so wall-clock rates move with the broker; the publishing process\'s CPU per message is what the client code costs, and the throughput ratio is taken from it: the median over rounds of bare CPU / nestjs-mqtt CPU in the same round. Bare mqtt.js writes all 100 QoS 1 publishes at once; nestjs-mqtt keeps at most `maxInflight` unacknowledged and queues the rest. With `maxInflight: 100` both have the same window, and the ratio is what the wrapper costs (the target). The default window, 20 (Mosquitto\'s `max_inflight_messages`, which a burst must not exceed: over it, Mosquitto drops QoS 1/2 messages it acknowledged on MQTT 3.1.1), is measured on its own row: it is the price of flow control on this loopback link.',
     '',
-    '| QoS | bare msg/s | nestjs-mqtt msg/s | bare CPU µs/msg | nestjs-mqtt CPU µs/msg | throughput ratio | target | |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| QoS | nestjs-mqtt maxInflight | bare msg/s | nestjs-mqtt msg/s | bare CPU µs/msg | nestjs-mqtt CPU µs/msg | throughput ratio | target | |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   );
   for (const p of report.publish) {
     const ratio = p.ratio;
+    // QoS 0 never waits for a window; a QoS 1 run at the default window measures flow control, not the wrapper.
+    const measuredOnly = p.qos > 0 && p.maxInflight === undefined;
     lines.push(
-      `| ${p.qos} | ${fmt(p.raw, 0)} | ${fmt(p.library, 0)} | ${fmt(p.rawCpuUs)} | ${fmt(p.libraryCpuUs)} | ${fmt(ratio)}x | >= 0.95x | ${verdict(ratio >= 0.95)} |`,
+      `| ${p.qos} | ${p.qos === 0 ? '—' : (p.maxInflight ?? '20 (default)')} | ${fmt(p.raw, 0)} | ${fmt(p.library, 0)} | ${fmt(p.rawCpuUs)} | ${fmt(p.libraryCpuUs)} | ${fmt(ratio)}x | ${measuredOnly ? '(measured)' : '>= 0.95x'} | ${measuredOnly ? '' : verdict(ratio >= 0.95)} |`,
     );
   }
   const boot = median(report.bootstrap.ms);
