@@ -181,18 +181,22 @@ describe('graceful shutdown', () => {
   });
 });
 
+/** An app on its own broker, which is then stopped: the client is offline when this resolves. */
+async function offlineApp(own: MosquittoBroker, options: MqttModuleOptions): Promise<{ moduleRef: TestingModule; service: MqttService }> {
+  const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: own.url(), reconnectPeriod: 100, ...options })] }).compile();
+  await moduleRef.init();
+  const service = moduleRef.get(MqttService);
+  const offline = firstValueFrom(service.status$.pipe(filter((s) => s === 'offline')));
+  await own.stop();
+  await offline;
+  return { moduleRef, service };
+}
+
 describe('shutdown with publishes the broker never acknowledged', () => {
   it('app.close() settles them: each rejects with MqttPublishError instead of hanging', async () => {
     const own = await MosquittoBroker.start();
-    const moduleRef = await Test.createTestingModule({
-      imports: [MqttModule.forRoot({ url: own.url(), clientId: `durable-${Date.now()}`, clean: false, reconnectPeriod: 100, shutdownTimeout: 200 })],
-    }).compile();
-    await moduleRef.init();
     try {
-      const service = moduleRef.get(MqttService);
-      const offline = firstValueFrom(service.status$.pipe(filter((s) => s === 'offline')));
-      await own.stop();
-      await offline;
+      const { moduleRef, service } = await offlineApp(own, { clientId: `durable-${Date.now()}`, clean: false, shutdownTimeout: 200 });
       // A durable client keeps these for the next connection, which never comes.
       const pending = Array.from({ length: 30 }, (_, n) => service.publish(`never/${n}`, 'x', { qos: n % 2 === 0 ? 1 : 2 }));
       await moduleRef.close();
@@ -211,15 +215,8 @@ describe('shutdown with publishes the broker never acknowledged', () => {
 describe('offline publishing', () => {
   it('queues up to offlineQueueLimit, then rejects with a typed error; QoS 0 can be refused while offline', async () => {
     const own = await MosquittoBroker.start();
-    const moduleRef = await Test.createTestingModule({
-      imports: [MqttModule.forRoot({ url: own.url(), offlineQueueLimit: 2, queueQos0Offline: false, reconnectPeriod: 100 })],
-    }).compile();
-    await moduleRef.init();
+    const { moduleRef, service } = await offlineApp(own, { offlineQueueLimit: 2, queueQos0Offline: false });
     try {
-      const service = moduleRef.get(MqttService);
-      const offline = firstValueFrom(service.status$.pipe(filter((s) => s === 'offline')));
-      await own.stop();
-      await offline;
       const queued = [service.publish('q/a', '1', { qos: 1 }), service.publish('q/b', '2', { qos: 1 })];
       await expect(service.publish('q/c', '3', { qos: 1 })).rejects.toThrow(MqttPublishError);
       await expect(service.publish('q/c', '3', { qos: 1 })).rejects.toThrow('the offline queue is full (offlineQueueLimit: 2)');
