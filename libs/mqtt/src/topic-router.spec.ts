@@ -74,6 +74,23 @@ describe('TopicRouter.match', () => {
     expect(router.size).toBe(0);
   });
 
+  it('keeps sibling levels apart from the first child on, through removals', () => {
+    // A node holds its first literal child in fields and switches to a Map at the second.
+    const router = routerWith(['s/1/+', 's/2/+', 's/3/+']);
+    expect(router.match('s/1/x')).toEqual(['s/1/+']);
+    expect(router.match('s/3/x')).toEqual(['s/3/+']);
+    expect(router.remove('s/1/+', 's/1/+')).toBe(true);
+    expect(router.match('s/1/x')).toEqual([]);
+    expect(router.match('s/2/x')).toEqual(['s/2/+']);
+    const single = routerWith(['only/+']);
+    expect(single.remove('only/+', 'only/+')).toBe(true);
+    expect(single.match('only/x')).toEqual([]);
+    single.add('only/+', 'again');
+    single.add('other/+', 'other');
+    expect(single.match('only/x')).toEqual(['again']);
+    expect(single.match('other/x')).toEqual(['other']);
+  });
+
   it('keeps lookups independent of the number of unrelated filters', () => {
     const router = new TopicRouter<number>();
     for (let i = 0; i < 10_000; i++) router.add(`bench/${i}/+`, i);
