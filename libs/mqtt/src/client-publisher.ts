@@ -47,7 +47,7 @@ export class ClientPublisher {
 
   publish(topic: string, body: Buffer | string, options: IClientPublishOptions, done: PublishDone): void {
     if (!options.qos) {
-      this.client.publish(topic, body, options, (error, packet) => done(error, packet));
+      this.client.publish(topic, body, options, done);
       return;
     }
     this.waiting.push({ topic, body, options, done, settled: false });

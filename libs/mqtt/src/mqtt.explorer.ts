@@ -110,15 +110,15 @@ export class MqttExplorer implements OnModuleInit {
       const brokerFilter = toSharedFilter(parsed, share, `topic filter of ${label}`);
       let forClient = subscriptions.get(connection);
       if (!forClient) subscriptions.set(connection, (forClient = new Map()));
+      const existing = forClient.get(brokerFilter);
       // One subscription per distinct filter, at the highest QoS any handler asked for.
       const request: SubscriptionRequest = {
         filter: brokerFilter,
-        qos: Math.max(forClient.get(brokerFilter)?.qos ?? 0, qos) as QoS,
+        qos: Math.max(existing?.qos ?? 0, qos) as QoS,
         ...(options.noLocal !== undefined ? { nl: options.noLocal } : {}),
         ...(options.retainAsPublished !== undefined ? { rap: options.retainAsPublished } : {}),
         ...(options.retainHandling !== undefined ? { rh: options.retainHandling } : {}),
       };
-      const existing = forClient.get(brokerFilter);
       if (existing && (existing.nl !== request.nl || existing.rap !== request.rap || existing.rh !== request.rh)) {
         throw new MqttHandlerError(label, `subscribes '${brokerFilter}' with other MQTT 5 subscription options than another handler of that filter`);
       }

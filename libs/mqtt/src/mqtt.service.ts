@@ -20,6 +20,8 @@ import { checkRequestTimeout, RequestClient } from './request-client.js';
 import { assertTopicName, parseTopicFilter } from './topic-filter.js';
 
 const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
+/** mqtt.js copies publish options, so one empty object serves every publish without options. */
+const NO_PUBLISH_OPTIONS: MqttPublishOptions = Object.freeze({});
 const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
 const REQUEST_OPTION_KEYS = new Set(['qos', 'timeout']);
 
@@ -65,8 +67,9 @@ export class MqttService {
   }
 
   /**
-   * Publishes a message. Resolves when it was written (QoS 0) or acknowledged (QoS 1/2); while
-   * offline it is queued by mqtt.js and sent on reconnect.
+   * Publishes a message. Resolves when it was written (QoS 0) or acknowledged (QoS 1/2). QoS 1/2
+   * publishes beyond `maxInflight` unacknowledged ones wait their turn; while offline, publishes
+   * wait for the next connection (up to `offlineQueueLimit`).
    */
   publish(topic: string, payload: MqttPayload, options?: MqttPublishOptions): Promise<MqttPublishResult> {
     let qos: QoS;
@@ -91,7 +94,7 @@ export class MqttService {
       }
     }
     return new Promise<MqttPublishResult>((resolve, reject) => {
-      connection.publisher.publish(topic, body, options ?? {}, (error, packet) => {
+      connection.publisher.publish(topic, body, options ?? NO_PUBLISH_OPTIONS, (error, packet) => {
         if (offline) connection.offlineQueue.release();
         if (error) {
           const code = (error as Error & { code?: number }).code;
