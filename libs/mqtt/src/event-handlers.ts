@@ -1,5 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import type { MqttEvent } from './decorators/on-event.decorators.js';
+import { describeError } from './errors/describe-error.js';
 
 /** A decorated client-event handler (`@OnConnect`, `@OnError`, ...). */
 export interface EventBinding {
@@ -37,7 +38,7 @@ export class MqttEventHandlers {
   }
 
   private report(binding: EventBinding, event: MqttEvent, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = describeError(error);
     this.logger.error(`${binding.label} failed on '${event}': ${message}`, error instanceof Error ? error.stack : undefined);
   }
 }

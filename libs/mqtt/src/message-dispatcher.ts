@@ -2,9 +2,11 @@ import type { LoggerService } from '@nestjs/common';
 import type { IPublishPacket } from 'mqtt';
 import type { PayloadFormat } from './interfaces/mqtt-message.interface.js';
 import type { HandlerInvoker, PreparedHandler } from './handler-invoker.js';
+import { describeError } from './errors/describe-error.js';
 import { MqttContext } from './mqtt-context.js';
 import type { MqttAckMode } from './options.js';
 import { decodePayload, formatName, PayloadDecodeFailure } from './payload-codec.js';
+import type { IdentifiedSubscription, SubscriptionIndex } from './subscription-registry.js';
 import type { ParsedTopicFilter } from './topic-filter.js';
 import { TopicRouter } from './topic-router.js';
 
@@ -12,6 +14,13 @@ import { TopicRouter } from './topic-router.js';
 export interface BoundHandler {
   /** `Class#method`, for logs. */
   readonly label: string;
+  /**
+   * What runs once per message: the method (instance + method) for decorated handlers, so a
+   * method with stacked `@OnTopic` filters that all match runs once. The handler itself when absent.
+   */
+  readonly key?: object;
+  /** Publishes its return value to an MQTT 5 request's response topic. */
+  readonly reply?: boolean;
   readonly invoke: HandlerInvoker;
   readonly needsContext: boolean;
   readonly format: PayloadFormat;
@@ -24,11 +33,17 @@ export type Replier = (request: IPublishPacket, outcome: { value: unknown } | { 
 
 /** What Nest's guards throw when one returns false (ExternalContextCreator). */
 const GUARD_REFUSAL = 'Forbidden resource';
+/** What a request's sender learns of a failed handler unless the app opts in to details. */
+const GENERIC_REPLY_ERROR = 'the handler failed';
 
 interface Route {
   readonly handler: BoundHandler;
+  /** What runs once per message (see BoundHandler.key). */
+  readonly key: object;
   /** The matched filter; absent for `@OnMessage` handlers. */
   readonly filter: ParsedTopicFilter | undefined;
+  /** A `$share/...` subscription of its own: only copies through it reach the route. */
+  readonly sharedFilter: string | undefined;
 }
 
 /**
@@ -51,10 +66,19 @@ export class MessageDispatcher {
     private readonly maxPayloadBytes: number,
     private readonly logger: LoggerService,
     private readonly reply: Replier,
+    /** MQTT 5: the held subscriptions by identifier; absent on MQTT 3.1.1. */
+    private readonly subscriptions: SubscriptionIndex | undefined,
+    /** Replies carry the handler's error text (else a generic one). */
+    private readonly replyErrorDetails = false,
   ) {}
 
-  addTopicHandler(filter: ParsedTopicFilter, handler: BoundHandler): void {
-    const route: Route = { handler, filter };
+  /**
+   * Routes messages matching `filter` to `handler`. `sharedFilter` is the handler's own `$share/...`
+   * subscription: on MQTT 5 only copies through it reach the handler (the broker hands each one
+   * to one member of the group), never a copy through a plain subscription of the same filter.
+   */
+  addTopicHandler(filter: ParsedTopicFilter, handler: BoundHandler, sharedFilter?: string): void {
+    const route: Route = { handler, key: handler.key ?? handler, filter, sharedFilter: sharedFilter?.startsWith('$share/') ? sharedFilter : undefined };
     this.router.add(filter.source, route);
     let byFilter = this.routes.get(handler);
     if (!byFilter) this.routes.set(handler, (byFilter = new Map()));
@@ -72,7 +96,7 @@ export class MessageDispatcher {
   }
 
   addFallbackHandler(handler: BoundHandler): void {
-    this.fallback.push({ handler, filter: undefined });
+    this.fallback.push({ handler, key: handler.key ?? handler, filter: undefined, sharedFilter: undefined });
     if (handler.ack === 'after-handler') this.ackAfterHandler = true;
   }
 
@@ -81,19 +105,88 @@ export class MessageDispatcher {
     return this.ackAfterHandler;
   }
 
+  /** Whether handlers still take messages (false once draining began). */
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
   /**
-   * Runs the handlers for one message. Returns a promise only when a handler that acknowledges
-   * after completion is still running; it never rejects.
+   * Runs the handlers for one received copy of a message. Returns a promise only when a handler
+   * that acknowledges after completion is still running; it never rejects.
+   *
+   * MQTT 5 brokers send one copy per matching subscription, each naming its subscription
+   * identifiers: a copy runs the routes of those subscriptions' filters, and a handler (method)
+   * fed by several of them runs only on the copy of the lowest identifier among its own feeds. A
+   * copy that names no identifier of this process (MQTT 3.1.1, or a durable session queued by an
+   * earlier deploy) is routed by its topic.
    */
   dispatch(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> | undefined {
     if (!this.accepting) return undefined;
     const matched = this.router.match(topic);
+    const carried = this.subscriptions && packet.properties?.subscriptionIdentifier;
+    if (carried !== undefined) {
+      return this.dispatchCopy(matched, carried, topic, payload, packet);
+    }
     const routes = matched.length > 0 ? matched : this.fallback;
     if (routes.length === 1) {
       const route = routes[0];
       return this.run(route.handler, route.filter, topic, payload, packet, undefined);
     }
     return routes.length === 0 ? undefined : this.runAll(routes, topic, payload, packet);
+  }
+
+  private dispatchCopy(
+    matched: readonly Route[],
+    carried: number | number[],
+    topic: string,
+    payload: Buffer,
+    packet: IPublishPacket,
+  ): Promise<void> | undefined {
+    const index = this.subscriptions as SubscriptionIndex;
+    // The common case: one route, one identifier, one subscription feeding it.
+    if (matched.length === 1 && typeof carried === 'number') {
+      const route = matched[0];
+      const feeds = this.feeds(route, index);
+      if (feeds?.length === 1 && feeds[0].id === carried) {
+        return this.run(route.handler, route.filter, topic, payload, packet, undefined);
+      }
+    }
+    const matching = index.idsMatching(topic);
+    const ids = typeof carried === 'number' ? [carried] : carried;
+    // Identifiers handed out by this process for filters that match this topic.
+    const known = ids.filter((id) => matching.includes(id));
+    if (known.length === 0) {
+      const routes = matched.length > 0 ? matched : this.fallback;
+      return routes.length === 0 ? undefined : this.runAll(routes, topic, payload, packet);
+    }
+    const anyFeed = lowest(matching);
+    if (matched.length === 0) {
+      // @OnMessage: once per message, on the copy of the lowest matching identifier.
+      return known.includes(anyFeed) ? this.runAll(this.fallback, topic, payload, packet) : undefined;
+    }
+    // Per handler: the identifier whose copy runs it, and the route it runs through.
+    const chosen = new Map<object, { id: number; route: Route }>();
+    for (const route of matched) {
+      const feeds = this.feeds(route, index);
+      const id = feeds && feeds.length > 0 ? lowestId(feeds) : anyFeed;
+      const current = chosen.get(route.key);
+      if (!current || id < current.id) chosen.set(route.key, { id, route });
+    }
+    const routes: Route[] = [];
+    for (const { id, route } of chosen.values()) if (known.includes(id)) routes.push(route);
+    if (routes.length === 0) return undefined;
+    return routes.length === 1
+      ? this.run(routes[0].handler, routes[0].filter, topic, payload, packet, undefined)
+      : this.runAll(routes, topic, payload, packet);
+  }
+
+  /** The held subscriptions whose copies reach `route`: its own `$share` one, else the plain ones of its filter. */
+  private feeds(route: Route, index: SubscriptionIndex): readonly IdentifiedSubscription[] | undefined {
+    const all = index.byMatchFilter((route.filter as ParsedTopicFilter).matchFilter);
+    if (!all || (all.length === 1 && !route.sharedFilter && !all[0].shared)) return all;
+    if (route.sharedFilter) return all.filter((subscription) => subscription.filter === route.sharedFilter);
+    const plain = all.filter((subscription) => !subscription.shared);
+    return plain.length > 0 ? plain : all;
   }
 
   /** Stops taking messages and waits (up to `timeoutMs`) for running handlers. Resolves false on timeout. */
@@ -122,13 +215,13 @@ export class MessageDispatcher {
     payload: Buffer,
     packet: IPublishPacket,
   ): Promise<void> | undefined {
-    // Several filters of one handler may match; it still runs once. Decoded values are shared.
-    const seen = new Set<BoundHandler>();
+    // Several filters of one method may match; it still runs once. Decoded values are shared.
+    const seen = new Set<object>();
     const decoded = new Map<PayloadFormat, unknown>();
     let pending: Promise<void>[] | undefined;
-    for (const { handler, filter } of routes) {
-      if (seen.has(handler)) continue;
-      seen.add(handler);
+    for (const { handler, key, filter } of routes) {
+      if (seen.has(key)) continue;
+      seen.add(key);
       const result = this.run(handler, filter, topic, payload, packet, decoded);
       if (result) (pending ??= []).push(result);
     }
@@ -152,9 +245,9 @@ export class MessageDispatcher {
         decoded?.set(handler.format, value);
       }
     } catch (error) {
-      const reason = `${error instanceof PayloadDecodeFailure ? error.message : String(error)} (format '${formatName(handler.format)}')`;
+      const reason = `${error instanceof PayloadDecodeFailure ? error.message : describeError(error)} (format '${formatName(handler.format)}')`;
       this.logger.warn(`Payload on '${topic}' not delivered to ${handler.label}: ${reason}`);
-      this.answer(packet, { error: `payload could not be decoded: ${reason}` });
+      this.answer(handler, packet, { error: this.replyErrorDetails ? `payload could not be decoded: ${reason}` : 'payload could not be decoded' });
       return undefined;
     }
 
@@ -166,23 +259,29 @@ export class MessageDispatcher {
       return this.track(handler, this.failed(handler, error, value, topic, packet, context));
     }
     if (!isPromiseLike(result)) {
-      this.answer(packet, { value: result });
+      this.answer(handler, packet, { value: result });
       return undefined;
     }
     return this.track(
       handler,
       Promise.resolve(result).then(
-        (resolved) => this.answer(packet, { value: resolved }),
+        (resolved) => this.answer(handler, packet, { value: resolved }),
         (error: unknown) => this.failed(handler, error, value, topic, packet, context),
       ),
     );
   }
 
-  /** Counts a running handler until `work` settles; `work` never rejects. */
+  /** Counts a running handler until `work` settles; whatever happens, the count goes down and nothing rejects. */
   private track(handler: BoundHandler, work: Promise<void> | undefined): Promise<void> | undefined {
     if (!work) return undefined;
     this.running++;
-    const settled = work.then(() => this.finished());
+    const settled = work.then(
+      () => this.finished(),
+      (error: unknown) => {
+        this.finished();
+        this.logger.error(`${handler.label}: ${describeError(error)}`);
+      },
+    );
     return handler.ack === 'after-handler' ? settled : undefined;
   }
 
@@ -204,14 +303,14 @@ export class MessageDispatcher {
     packet: IPublishPacket,
     context: MqttContext | undefined,
   ): Promise<void> | undefined {
-    if (error instanceof Error && error.message === GUARD_REFUSAL && error.name === 'ForbiddenException') {
+    if (isGuardRefusal(error)) {
       this.logger.debug?.(`Message on '${topic}' dropped: a guard of ${handler.label} refused it`);
-      this.answer(packet, { error: GUARD_REFUSAL });
+      this.answer(handler, packet, { error: GUARD_REFUSAL });
       return undefined;
     }
     if (handler.filterError) {
       return handler.filterError(error, value, topic, packet, context).then(
-        (handled) => this.answer(packet, { value: handled }),
+        (handled) => this.answer(handler, packet, { value: handled }),
         (unhandled: unknown) => this.reportFailure(handler, topic, packet, unhandled),
       );
     }
@@ -222,25 +321,42 @@ export class MessageDispatcher {
   private reportFailure(handler: BoundHandler, topic: string, packet: IPublishPacket, error: unknown): void {
     const message = describeError(error);
     this.logger.error(`${handler.label} failed on '${topic}': ${message}`, error instanceof Error ? error.stack : undefined);
-    this.answer(packet, { error: message });
+    this.answer(handler, packet, { error: this.replyErrorDetails ? message : GENERIC_REPLY_ERROR });
   }
 
-  /** Replies only to MQTT 5 requests (a response topic), and only with something to say. */
-  private answer(packet: IPublishPacket, outcome: { value: unknown } | { error: string }): void {
-    if (!packet.properties?.responseTopic) return;
+  /** Replies only to MQTT 5 requests (a response topic), only for handlers that opted in, and only with something to say. */
+  private answer(handler: BoundHandler, packet: IPublishPacket, outcome: { value: unknown } | { error: string }): void {
+    if (!handler.reply || !packet.properties?.responseTopic) return;
     if ('value' in outcome && outcome.value === undefined) return;
     this.reply(packet, outcome);
   }
 }
 
-/** An error's message, with the details of Nest's HTTP-style exceptions (e.g. ValidationPipe's constraints). */
-function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const response = (error as Error & { getResponse?: () => unknown }).getResponse?.();
-  const details = typeof response === 'object' && response !== null ? (response as { message?: unknown }).message : undefined;
-  if (Array.isArray(details)) return `${error.message}: ${details.join('; ')}`;
-  if (typeof details === 'string' && details !== error.message) return `${error.message}: ${details}`;
-  return error.message;
+/**
+ * Nest's guards throw a ForbiddenException('Forbidden resource') when one returns false. A handler
+ * that throws the same exception itself is told apart by where it was thrown: the guard's comes
+ * from Nest's external context creator.
+ */
+function isGuardRefusal(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'ForbiddenException' &&
+    error.message === GUARD_REFUSAL &&
+    // Without a stack trace (Error.stackTraceLimit = 0) there is nothing to tell them apart by.
+    (!(error.stack ?? '').includes('\n    at ') || (error.stack ?? '').includes('external-context-creator'))
+  );
+}
+
+function lowest(ids: readonly number[]): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const id of ids) if (id < min) min = id;
+  return min;
+}
+
+function lowestId(subscriptions: readonly IdentifiedSubscription[]): number {
+  let min = Number.POSITIVE_INFINITY;
+  for (const { id } of subscriptions) if (id < min) min = id;
+  return min;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

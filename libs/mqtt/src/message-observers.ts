@@ -1,18 +1,21 @@
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import type { MqttMessage } from './interfaces/mqtt-message.interface.js';
 import type { BoundHandler, MessageDispatcher } from './message-dispatcher.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
 import type { ParsedTopicFilter } from './topic-filter.js';
 
 interface Observed {
-  observers: number;
+  /** Every observer of the broker filter: all of them learn of a refused subscription. */
+  readonly observers: Set<Subscriber<never>>;
   /** Whether observe() made the subscription (so it also drops it); a held filter is left alone. */
-  subscribedHere: boolean;
+  readonly subscribedHere: boolean;
 }
 
 /**
  * `MqttService.observe()`: a cold Observable per call; the broker subscription is made when the
- * first observer of a filter subscribes and dropped after the last one leaves.
+ * first observer of a filter subscribes and dropped after the last one leaves. A filter the client
+ * already holds (decorated, or subscribed at run time), granted yet or not, is neither changed nor
+ * dropped by observers.
  */
 export class MessageObservers {
   private readonly observed = new Map<string, Observed>();
@@ -31,24 +34,30 @@ export class MessageObservers {
         needsContext: false,
         invoke: (payload, topic, packet) => subscriber.next({ topic, payload: payload as T, packet }),
       };
-      this.dispatcher.addTopicHandler(filter, handler);
       const key = filter.brokerFilter;
       let entry = this.observed.get(key);
       if (!entry) {
-        entry = { observers: 0, subscribedHere: !this.subscriptions.topics.has(key) };
+        entry = { observers: new Set(), subscribedHere: !this.subscriptions.holds(key) };
         this.observed.set(key, entry);
         if (entry.subscribedHere) {
-          this.subscriptions.subscribe([{ filter: key, qos: 0 }]).catch((error: Error) => subscriber.error(error));
+          const refusedFor = entry;
+          this.subscriptions.subscribe([{ filter: key, qos: 0 }]).catch((error: Error) => this.refused(key, refusedFor, error));
         }
       }
-      entry.observers++;
+      entry.observers.add(subscriber as Subscriber<never>);
+      this.dispatcher.addTopicHandler(filter, handler, key);
       return () => {
         this.dispatcher.removeTopicHandler(filter, handler);
         const current = this.observed.get(key);
-        if (!current || --current.observers > 0) return;
+        if (!current || !current.observers.delete(subscriber as Subscriber<never>) || current.observers.size > 0) return;
         this.observed.delete(key);
         if (current.subscribedHere) void this.subscriptions.unsubscribe([key]).catch(() => undefined);
       };
     });
+  }
+
+  private refused(key: string, entry: Observed, error: Error): void {
+    if (this.observed.get(key) === entry) this.observed.delete(key);
+    for (const observer of [...entry.observers]) observer.error(error);
   }
 }

@@ -14,8 +14,8 @@ import type { SubscriptionRequest } from './subscription-registry.js';
 import { isPayloadFormat } from './payload-codec.js';
 import { parseTopicFilter, toSharedFilter } from './topic-filter.js';
 
-const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack', 'noLocal', 'retainAsPublished', 'retainHandling']);
-const EVENT_OPTION_KEYS = new Set<string>(['client', 'payload']);
+const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack', 'noLocal', 'retainAsPublished', 'retainHandling', 'reply']);
+const EVENT_OPTION_KEYS = new Set<string>(['client', 'payload', 'reply']);
 
 const PAYLOAD_FORMAT_RULE = "payload must be 'auto', 'json', 'text', 'buffer' or a codec ({ name, decode(buffer, topic) })";
 
@@ -77,6 +77,11 @@ export class MqttExplorer implements OnModuleInit {
       return;
     }
     const prepared = this.invokers.prepare(instance, methodName);
+    // A method's stacked filters are told apart by subscription identifier; a copy withheld by
+    // No Local on one of them but not the other would decide which one runs the method.
+    if (new Set(topics.map(({ options }) => options?.noLocal === true)).size > 1) {
+      throw new MqttHandlerError(label, 'stacked @OnTopic decorators of one method must agree on noLocal');
+    }
     for (const metadata of topics) {
       this.bindTopicHandler(label, prepared, metadata, subscriptions);
     }
@@ -96,7 +101,7 @@ export class MqttExplorer implements OnModuleInit {
     if (!Array.isArray(filters) || filters.length === 0) {
       throw new MqttHandlerError(label, '@OnTopic needs at least one topic filter');
     }
-    const handler = this.bound(label, prepared, connection, options.payload, options.ack);
+    const handler = this.bound(label, prepared, connection, options.payload, options.ack, options.reply);
     const share = options.share === false ? undefined : (options.share ?? connection.options.share);
     const qos = options.qos ?? 0;
     const mqtt5Options = { noLocal: options.noLocal, retainAsPublished: options.retainAsPublished, retainHandling: options.retainHandling };
@@ -105,9 +110,12 @@ export class MqttExplorer implements OnModuleInit {
     }
     for (const filter of filters) {
       const parsed = parseTopicFilter(filter, `topic filter of ${label}`);
-      connection.dispatcher.addTopicHandler(parsed, handler);
-      if (options.subscribe === false) continue;
+      if (options.subscribe === false) {
+        connection.dispatcher.addTopicHandler(parsed, handler);
+        continue;
+      }
       const brokerFilter = toSharedFilter(parsed, share, `topic filter of ${label}`);
+      connection.dispatcher.addTopicHandler(parsed, handler, brokerFilter);
       let forClient = subscriptions.get(connection);
       if (!forClient) subscriptions.set(connection, (forClient = new Map()));
       const existing = forClient.get(brokerFilter);
@@ -128,7 +136,7 @@ export class MqttExplorer implements OnModuleInit {
 
   private bindEventHandler(label: string, instance: object, methodName: string, prepared: PreparedHandler, { event, options }: MqttEventMetadata): void {
     for (const key of Object.keys(options)) {
-      if (!EVENT_OPTION_KEYS.has(key) || (key === 'payload' && event !== 'message')) {
+      if (!EVENT_OPTION_KEYS.has(key) || ((key === 'payload' || key === 'reply') && event !== 'message')) {
         throw new MqttHandlerError(label, `unknown option '${key}' for the '${event}' event`);
       }
     }
@@ -137,7 +145,10 @@ export class MqttExplorer implements OnModuleInit {
       if (options.payload !== undefined && !isPayloadFormat(options.payload)) {
         throw new MqttHandlerError(label, PAYLOAD_FORMAT_RULE);
       }
-      connection.dispatcher.addFallbackHandler(this.bound(label, prepared, connection, options.payload, undefined));
+      if (options.reply !== undefined && typeof options.reply !== 'boolean') {
+        throw new MqttHandlerError(label, 'reply must be true or false');
+      }
+      connection.dispatcher.addFallbackHandler(this.bound(label, prepared, connection, options.payload, undefined, options.reply));
       return;
     }
     const method = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName];
@@ -150,9 +161,13 @@ export class MqttExplorer implements OnModuleInit {
     connection: MqttConnection,
     payload: PayloadFormat | undefined,
     ack: OnTopicOptions['ack'],
+    reply: boolean | undefined,
   ): BoundHandler {
     return {
       label,
+      // One per method: stacked decorators of one method run it once per message.
+      key: prepared,
+      reply: reply ?? connection.options.reply,
       invoke: prepared.invoke,
       needsContext: prepared.needsContext,
       format: payload ?? connection.options.payload,
@@ -183,8 +198,18 @@ export class MqttExplorer implements OnModuleInit {
       await connection.start();
       return;
     }
+    // Handled here whatever happens next: a failed start closes the client, which rejects it.
+    const outcome = granted?.then(
+      () => undefined,
+      (error: Error) => error,
+    );
     await connection.start();
-    await granted;
+    const refused = await outcome;
+    if (refused) {
+      // Bootstrap fails: the client must not stay connected behind a failed app.
+      await connection.close();
+      throw refused;
+    }
   }
 }
 
@@ -209,5 +234,8 @@ function checkTopicOptions(label: string, options: OnTopicOptions): void {
   }
   if (options.subscribe !== undefined && typeof options.subscribe !== 'boolean') {
     throw new MqttHandlerError(label, 'subscribe must be true or false');
+  }
+  if (options.reply !== undefined && typeof options.reply !== 'boolean') {
+    throw new MqttHandlerError(label, 'reply must be true or false');
   }
 }

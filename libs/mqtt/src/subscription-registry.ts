@@ -1,6 +1,7 @@
 import type { ISubscriptionMap, MqttClient } from 'mqtt';
 import { MqttSubscribeError } from './errors/mqtt-subscribe.error.js';
 import type { QoS, TopicQos } from './interfaces/mqtt-message.interface.js';
+import { parseTopicFilter } from './topic-filter.js';
 import { TopicRouter } from './topic-router.js';
 
 /** A subscription as asked for; `nl`, `rap` and `rh` are MQTT 5 subscription options. */
@@ -16,11 +17,34 @@ export interface SubscriptionRequest {
 }
 
 interface WantedSubscription extends SubscriptionRequest {
-  /** MQTT 5 subscription identifier, stable per filter. */
+  /** MQTT 5 subscription identifier, stable per filter while it is held. */
   readonly id: number | undefined;
   /** Granted by the broker on the current session. */
   granted: boolean;
 }
+
+/** A held MQTT 5 subscription, as a received copy names it through its subscription identifier. */
+export interface IdentifiedSubscription {
+  readonly id: number;
+  /** As sent to the broker: `$share/g/home/+/temp`. */
+  readonly filter: string;
+  /** What topics are matched against: `home/+/temp`. */
+  readonly matchFilter: string;
+  readonly shared: boolean;
+}
+
+/** What the dispatcher asks to route an MQTT 5 copy by the identifiers it carries. */
+export interface SubscriptionIndex {
+  /** The held subscription with this identifier; undefined for one this process did not hand out. */
+  byId(id: number): IdentifiedSubscription | undefined;
+  /** Held subscriptions with this match filter (several only when `$share` and plain ones coexist). */
+  byMatchFilter(matchFilter: string): readonly IdentifiedSubscription[] | undefined;
+  /** Identifiers of the held subscriptions whose filter matches `topic`. */
+  idsMatching(topic: string): readonly number[];
+}
+
+/** MQTT 5 §3.8.2.1.2: identifiers run from 1 to 268,435,455. */
+const MAX_SUBSCRIPTION_IDENTIFIER = 268_435_455;
 
 interface Waiter {
   resolve(value: TopicQos): void;
@@ -40,15 +64,23 @@ const CONNECTION_CLOSED = 'Connection closed';
  * so that each filter is sent exactly once per connection, and so that `$share` filters are
  * restored even when the broker reports a present session (Mosquitto 2.0.11 forgets them).
  */
-export class SubscriptionRegistry {
+export class SubscriptionRegistry implements SubscriptionIndex {
   private readonly wanted = new Map<string, WantedSubscription>();
   private readonly granted = new Map<string, TopicQos>();
   private readonly waiters = new Map<string, Waiter[]>();
   /** Dropped while offline: a present durable session still holds them, so they are unsubscribed on connect. */
   private readonly droppedOffline = new Set<string>();
-  /** MQTT 5: subscription identifier per non-shared filter, to recognise one copy per message. */
+  /** MQTT 5: identifier -> subscription, and the same by match filter and by topic, to route each copy. */
+  private readonly identified = new Map<number, IdentifiedSubscription>();
+  private readonly identifiedByMatch = new Map<string, IdentifiedSubscription[]>();
   private readonly identifiers = new TopicRouter<number>();
-  private nextIdentifier = 1;
+  /**
+   * Starts at a random point so that a durable session queued by an earlier deploy (whose identifiers
+   * meant other filters) rarely carries identifiers this process uses; a copy whose identifiers do not
+   * match its topic is routed by topic anyway.
+   */
+  private nextIdentifier = 1 + Math.floor(Math.random() * 1_000_000);
+  private closed = false;
 
   constructor(
     private readonly client: MqttClient,
@@ -61,25 +93,38 @@ export class SubscriptionRegistry {
     return this.granted;
   }
 
-  /** Subscribes now when connected, else on the next connection. Resolves when granted. */
+  /** Whether the filter is held: wanted by someone, granted or not yet. */
+  holds(filter: string): boolean {
+    return this.wanted.has(filter);
+  }
+
+  /**
+   * Subscribes now when connected, else on the next connection. Resolves when granted. A filter
+   * already held keeps its MQTT 5 options and never loses QoS: `MqttService.subscribe()` of a
+   * decorated filter must not turn a `noLocal` handler into one that hears its own publishes.
+   */
   subscribe(requests: readonly SubscriptionRequest[]): Promise<TopicQos[]> {
+    if (this.closed) {
+      return Promise.reject(new MqttSubscribeError(requests.map((request) => request.filter).join("', '"), 'the client is closed'));
+    }
     const toSend: WantedSubscription[] = [];
-    const results = requests.map((request) => {
+    const results = requests.map((asked) => {
+      const current = this.wanted.get(asked.filter);
+      const request = current ? merge(current, asked) : asked;
       const { filter, qos } = request;
-      const current = this.wanted.get(filter);
       if (current?.granted && sameOptions(current, request)) {
         // Same filter, same options: a new SUBSCRIBE would only replay retained messages.
         return Promise.resolve(this.granted.get(filter) ?? { topic: filter, qos });
+      }
+      if (current && !current.granted && sameOptions(current, request)) {
+        // Already on its way (or waiting for the connection): wait for the same SUBACK.
+        return this.waitFor(filter);
       }
       const wanted: WantedSubscription = { ...request, id: current?.id ?? this.identify(filter), granted: false };
       this.wanted.set(filter, wanted);
       this.droppedOffline.delete(filter);
       toSend.push(wanted);
-      return new Promise<TopicQos>((resolve, reject) => {
-        const list = this.waiters.get(filter);
-        if (list) list.push({ resolve, reject });
-        else this.waiters.set(filter, [{ resolve, reject }]);
-      });
+      return this.waitFor(filter);
     });
     if (toSend.length > 0 && this.client.connected) {
       this.send(toSend);
@@ -87,21 +132,31 @@ export class SubscriptionRegistry {
     return Promise.all(results);
   }
 
-  /** Drops filters; sends UNSUBSCRIBE when connected. A dropped filter stays dropped across reconnects. */
+  /**
+   * Drops filters; sends UNSUBSCRIBE when connected. A dropped filter stays dropped across
+   * reconnects: one whose UNSUBSCRIBE was cut off by a lost connection is sent again on the next
+   * CONNACK of a present session, as one dropped while offline.
+   */
   async unsubscribe(filters: readonly string[]): Promise<void> {
     const held = filters.filter((filter) => this.wanted.has(filter));
     for (const filter of held) {
-      const id = this.wanted.get(filter)?.id;
-      if (id !== undefined) this.identifiers.remove(filter, id);
-      this.wanted.delete(filter);
+      this.forget(this.wanted.get(filter) as WantedSubscription);
       this.granted.delete(filter);
       this.settle(filter, undefined, new MqttSubscribeError(filter, 'unsubscribed before the broker granted it'));
     }
     if (held.length === 0) return;
-    if (this.client.connected) {
-      await this.client.unsubscribeAsync([...held]);
-    } else {
+    if (!this.client.connected) {
       for (const filter of held) this.droppedOffline.add(filter);
+      return;
+    }
+    try {
+      await this.client.unsubscribeAsync([...held]);
+    } catch (error) {
+      if ((error as Error).message === CONNECTION_CLOSED) {
+        for (const filter of held) if (!this.wanted.has(filter)) this.droppedOffline.add(filter);
+        return;
+      }
+      throw new MqttSubscribeError(held.join("', '"), `unsubscribe failed: ${(error as Error).message}`, undefined, { cause: error });
     }
   }
 
@@ -129,33 +184,61 @@ export class SubscriptionRegistry {
     if (resend.length > 0) this.send(resend);
   }
 
-  /** Rejects everything still pending (the client is closing). */
+  /** Rejects everything still pending (the client is closing), and every later subscribe. */
   close(): void {
+    this.closed = true;
     for (const filter of [...this.waiters.keys()]) {
       this.settle(filter, undefined, new MqttSubscribeError(filter, 'the client closed before the broker granted it'));
     }
   }
 
-  /**
-   * MQTT 5 brokers deliver one copy of a message per matching subscription. Only the copy that
-   * carries the lowest identifier among our non-shared filters matching the topic is handled, so
-   * every handler runs once per message. Copies without identifiers are always handled.
-   */
-  isPrimaryCopy(topic: string, carried: number | number[] | undefined): boolean {
-    if (carried === undefined) return true;
-    const matching = this.identifiers.match(topic);
-    if (matching.length === 0) return true;
-    let lowest = matching[0];
-    for (const id of matching) if (id < lowest) lowest = id;
-    return Array.isArray(carried) ? carried.includes(lowest) : carried === lowest;
+  byId(id: number): IdentifiedSubscription | undefined {
+    return this.identified.get(id);
   }
 
+  byMatchFilter(matchFilter: string): readonly IdentifiedSubscription[] | undefined {
+    return this.identifiedByMatch.get(matchFilter);
+  }
+
+  idsMatching(topic: string): readonly number[] {
+    return this.identifiers.match(topic);
+  }
+
+  /** MQTT 5: a fresh identifier for a newly held filter ($share ones too), never one in use. */
   private identify(filter: string): number | undefined {
-    // A shared subscription gets some messages and not others, so it never decides which copy counts.
-    if (!this.mqtt5 || filter.startsWith('$share/')) return undefined;
-    const id = this.nextIdentifier++;
-    this.identifiers.add(filter, id);
+    if (!this.mqtt5) return undefined;
+    let id = this.nextIdentifier;
+    while (this.identified.has(id)) id = id >= MAX_SUBSCRIPTION_IDENTIFIER ? 1 : id + 1;
+    this.nextIdentifier = id >= MAX_SUBSCRIPTION_IDENTIFIER ? 1 : id + 1;
+    const parsed = parseTopicFilter(filter, 'filter');
+    const entry: IdentifiedSubscription = { id, filter, matchFilter: parsed.matchFilter, shared: parsed.shareGroup !== undefined };
+    this.identified.set(id, entry);
+    const sameMatch = this.identifiedByMatch.get(entry.matchFilter);
+    // Copy-on-write: the dispatcher may be iterating the old array.
+    this.identifiedByMatch.set(entry.matchFilter, sameMatch ? [...sameMatch, entry] : [entry]);
+    this.identifiers.add(parsed.matchFilter, id);
     return id;
+  }
+
+  /** The filter is no longer held: its identifier goes, so no copy is routed by it any more. */
+  private forget(entry: WantedSubscription): void {
+    this.wanted.delete(entry.filter);
+    if (entry.id === undefined) return;
+    const identified = this.identified.get(entry.id);
+    if (!identified) return;
+    this.identified.delete(entry.id);
+    this.identifiers.remove(identified.matchFilter, entry.id);
+    const rest = (this.identifiedByMatch.get(identified.matchFilter) ?? []).filter((other) => other.id !== entry.id);
+    if (rest.length > 0) this.identifiedByMatch.set(identified.matchFilter, rest);
+    else this.identifiedByMatch.delete(identified.matchFilter);
+  }
+
+  private waitFor(filter: string): Promise<TopicQos> {
+    return new Promise<TopicQos>((resolve, reject) => {
+      const list = this.waiters.get(filter);
+      if (list) list.push({ resolve, reject });
+      else this.waiters.set(filter, [{ resolve, reject }]);
+    });
   }
 
   private send(entries: readonly WantedSubscription[]): void {
@@ -185,13 +268,14 @@ export class SubscriptionRegistry {
         const entry = entries[index];
         if (this.wanted.get(entry.filter) !== entry) return; // replaced or dropped meanwhile
         if (code & 0x80) {
-          this.wanted.delete(entry.filter);
+          this.forget(entry);
           this.granted.delete(entry.filter);
           this.settle(entry.filter, undefined, new MqttSubscribeError(entry.filter, `refused by the broker (SUBACK 0x${code.toString(16)})`, code));
           return;
         }
         entry.granted = true;
-        const topicQos: TopicQos = { topic: entry.filter, qos: entry.qos };
+        // The broker may grant less than asked (Mosquitto's max_qos, for one).
+        const topicQos: TopicQos = { topic: entry.filter, qos: Math.min(code & 0x03, entry.qos) as QoS };
         this.granted.set(entry.filter, topicQos);
         accepted.push(topicQos);
         this.settle(entry.filter, topicQos);
@@ -204,7 +288,7 @@ export class SubscriptionRegistry {
     if (error.message === CONNECTION_CLOSED) return; // stays wanted; onConnect sends it again
     for (const entry of entries) {
       if (this.wanted.get(entry.filter) !== entry) continue;
-      this.wanted.delete(entry.filter);
+      this.forget(entry);
       this.settle(entry.filter, undefined, new MqttSubscribeError(entry.filter, error.message, undefined, { cause: error }));
     }
   }
@@ -218,6 +302,17 @@ export class SubscriptionRegistry {
       else waiter.resolve(value as TopicQos);
     }
   }
+}
+
+/** A request for a held filter: the held MQTT 5 options stay, the higher QoS wins. */
+function merge(held: SubscriptionRequest, asked: SubscriptionRequest): SubscriptionRequest {
+  return {
+    filter: held.filter,
+    qos: Math.max(held.qos, asked.qos) as QoS,
+    nl: asked.nl ?? held.nl,
+    rap: asked.rap ?? held.rap,
+    rh: asked.rh ?? held.rh,
+  };
 }
 
 function sameOptions(a: SubscriptionRequest, b: SubscriptionRequest): boolean {

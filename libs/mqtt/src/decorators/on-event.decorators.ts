@@ -22,6 +22,8 @@ export interface MqttEventOptions {
 
 export interface OnMessageOptions extends MqttEventOptions {
   payload?: PayloadFormat;
+  /** Publish the return value to an MQTT 5 request's response topic (module `reply` when absent). */
+  reply?: boolean;
 }
 
 export interface MqttEventMetadata {

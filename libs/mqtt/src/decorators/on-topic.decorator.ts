@@ -22,6 +22,11 @@ export interface OnTopicOptions {
   retainAsPublished?: boolean;
   /** MQTT 5 Retain Handling: 0 send retained messages on subscribe, 1 only for a new subscription, 2 never. */
   retainHandling?: 0 | 1 | 2;
+  /**
+   * Publish the handler's return value to an MQTT 5 request's response topic (module `reply`
+   * when absent; off by default: any publisher chooses that topic).
+   */
+  reply?: boolean;
 }
 
 export interface OnTopicMetadata {
