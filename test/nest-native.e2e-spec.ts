@@ -12,9 +12,10 @@ import {
   type CanActivate,
   type ExceptionFilter,
   type ExecutionContext,
+  type INestApplication,
   type NestInterceptor,
 } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, type AbstractHttpAdapter } from '@nestjs/core';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { IsInt, IsString, Max, Min } from 'class-validator';
 import type { Packet } from 'mqtt';
@@ -148,7 +149,7 @@ describe('pipes, guards, interceptors and filters', () => {
   });
 
   it('a requester whose payload fails validation gets the constraint as the error reply', async () => {
-    const moduleRef = await boot([Readings, OnlyKitchen, Timing]);
+    const moduleRef = await boot([Readings, OnlyKitchen, Timing], { reply: true, replyErrorDetails: true });
     const mqtt = moduleRef.get(MqttService);
     await expect(mqtt.request('readings/kitchen', { sensor: 's9', celsius: 'warm' })).rejects.toThrow(/the responder failed: Bad Request Exception: .*celsius must be an integer number/);
     await expect(mqtt.request('readings/kitchen', { sensor: 's9', celsius: 22 })).resolves.toEqual({ ok: true, room: 'kitchen' });
@@ -173,7 +174,7 @@ describe('pipes, guards, interceptors and filters', () => {
   });
 
   it('an interceptor times the handler with context type mqtt; an exception filter sees its errors and its return value is the reply', async () => {
-    const moduleRef = await boot([Readings, OnlyKitchen, Timing]);
+    const moduleRef = await boot([Readings, OnlyKitchen, Timing], { reply: true });
     const mqtt = moduleRef.get(MqttService);
     await expect(mqtt.request('math/sqrt', { x: 16 })).resolves.toBe(4);
     const [timing] = await moduleRef.get(Timing).durations.waitFor(1);
@@ -203,12 +204,157 @@ describe('pipes, guards, interceptors and filters', () => {
   }
 
   it('global guards registered with APP_GUARD apply to handlers without decorators of their own', async () => {
-    const moduleRef = await boot([Plain], {}, { providers: [{ provide: APP_GUARD, useClass: DenyAll }] });
+    const moduleRef = await boot([Plain], { reply: true }, { providers: [{ provide: APP_GUARD, useClass: DenyAll }] });
     await mosquittoPub(suite.broker.ports.plain as number, 'plain/x', 'x');
     await mosquittoPub(suite.broker.ports.plain as number, 'barrier', 'x');
     // The barrier handler is refused too: nothing arrives; the request shows it as a refusal.
     await expect(moduleRef.get(MqttService).request('plain/y', 'x', { timeout: 2_000 })).rejects.toThrow('the responder failed: Forbidden resource');
     expect(moduleRef.get(Plain).got.items).toEqual([]);
+  });
+});
+
+describe('app.useGlobal*()', () => {
+  /**
+   * Does nothing: these apps have no routes, and @nestjs/platform-express is not a dependency.
+   * (`then` stays undefined, so it is never taken for a promise.)
+   */
+  const noHttp = new Proxy({}, { get: (_target, key) => (key === 'then' ? undefined : () => undefined) }) as AbstractHttpAdapter;
+
+  /** A real NestApplication: `configure` calls `app.useGlobal*()` before `app.init()`, as an app does before `listen()`. */
+  async function bootApp(providers: Array<new (...args: never[]) => unknown>, configure: (app: INestApplication) => void, logger = new CaptureLogger()): Promise<INestApplication> {
+    const moduleRef = await Test.createTestingModule({
+      imports: [MqttModule.forRoot({ url: suite.broker.url(), protocolVersion: 5, reply: true, replyErrorDetails: true })],
+      providers,
+    })
+      .setLogger(logger)
+      .compile();
+    apps.push(moduleRef);
+    const app = moduleRef.createNestApplication(noHttp, { logger });
+    configure(app);
+    await app.init();
+    return app;
+  }
+
+  @Catch(RangeError)
+  class GlobalRangeFilter implements ExceptionFilter {
+    readonly caught = new Inbox<string>();
+    catch(error: RangeError, host: ArgumentsHost): unknown {
+      const mqtt = MqttContext.from(host);
+      this.caught.push(`${host.getType()}:${mqtt?.topic}:${error.message}`);
+      return { recovered: error.message };
+    }
+  }
+
+  @Injectable()
+  class AllowAll implements CanActivate {
+    canActivate(): boolean {
+      return true;
+    }
+  }
+
+  @Injectable()
+  class Failing {
+    @OnTopic('global/guarded')
+    @UseGuards(AllowAll)
+    guarded(): never {
+      throw new RangeError('guarded handler failed');
+    }
+
+    @OnTopic('global/plain')
+    plain(): never {
+      throw new RangeError('plain handler failed');
+    }
+
+    @OnTopic('global/other')
+    other(): never {
+      throw new Error('not a RangeError');
+    }
+  }
+
+  it('a filter from app.useGlobalFilters() sees the errors of a handler with @UseGuards; its return value is the reply', async () => {
+    const filter = new GlobalRangeFilter();
+    const logger = new CaptureLogger();
+    const app = await bootApp([Failing, AllowAll], (nest) => nest.useGlobalFilters(filter), logger);
+    await expect(app.get(MqttService).request('global/guarded', null)).resolves.toEqual({ recovered: 'guarded handler failed' });
+    expect(filter.caught.items).toEqual(['mqtt:global/guarded:guarded handler failed']);
+    expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
+  });
+
+  it('a filter from app.useGlobalFilters() reaches a handler without decorators of its own, as an APP_FILTER provider does', async () => {
+    const filter = new GlobalRangeFilter();
+    const logger = new CaptureLogger();
+    const app = await bootApp([Failing, AllowAll], (nest) => nest.useGlobalFilters(filter), logger);
+    const mqtt = app.get(MqttService);
+    await expect(mqtt.request('global/plain', null)).resolves.toEqual({ recovered: 'plain handler failed' });
+    expect(filter.caught.items).toEqual(['mqtt:global/plain:plain handler failed']);
+    // An error the filter does not catch is still a failure, logged with the handler and the topic.
+    await expect(mqtt.request('global/other', null)).rejects.toThrow('the responder failed: not a RangeError');
+    expect(logger.lines).toContainEqual({ level: 'error', text: expect.stringContaining("Failing#other failed on 'global/other': not a RangeError") });
+  });
+
+  /** A catch-all written for HTTP: other context types get the exception back. */
+  @Catch()
+  class HttpOnlyFilter implements ExceptionFilter {
+    catch(exception: unknown, host: ArgumentsHost): unknown {
+      if (host.getType() !== 'http') throw exception;
+      return host.switchToHttp().getResponse<{ status(code: number): unknown }>().status(500);
+    }
+  }
+
+  it('a global filter written for HTTP hands MQTT errors back by rethrowing them: logged once, with the handler and the topic', async () => {
+    const logger = new CaptureLogger();
+    const app = await bootApp([Failing, AllowAll], (nest) => nest.useGlobalFilters(new HttpOnlyFilter()), logger);
+    await expect(app.get(MqttService).request('global/other', null)).rejects.toThrow('the responder failed: not a RangeError');
+    const errors = logger.lines.filter((line) => line.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].text).toContain("Failing#other failed on 'global/other': not a RangeError");
+  });
+
+  it('an APP_FILTER provider reaches a handler without decorators too (read from the same application config)', async () => {
+    const moduleRef = await boot([Failing], { reply: true }, { providers: [{ provide: APP_FILTER, useClass: GlobalRangeFilter }] });
+    await expect(moduleRef.get(MqttService).request('global/plain', null)).resolves.toEqual({ recovered: 'plain handler failed' });
+  });
+
+  @Injectable()
+  class Quiet {
+    /** The topic, and whether the call came through Nest (only that path hands a two-parameter method an MqttContext). */
+    readonly got = new Inbox<string>();
+    @OnTopic('quiet/+')
+    on(payload: unknown, topic: string, ...rest: unknown[]): string {
+      this.got.push(`${topic}${rest[1] instanceof MqttContext ? ' (through Nest)' : ''}`);
+      return topic;
+    }
+  }
+
+  /** Refuses topics ending in `/deny`. */
+  class DenyTopic implements CanActivate {
+    canActivate(context: ExecutionContext): boolean {
+      return !MqttContext.from(context)?.topic.endsWith('/deny');
+    }
+  }
+
+  class Seen implements NestInterceptor {
+    readonly handlers = new Inbox<string>();
+    intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+      this.handlers.push(`${context.getType()}:${context.getClass().name}#${context.getHandler().name}`);
+      return next.handle().pipe(map((value: unknown) => (typeof value === 'string' ? value.toUpperCase() : value)));
+    }
+  }
+
+  it('guards and interceptors from app.useGlobalGuards() and app.useGlobalInterceptors() reach handlers without decorators', async () => {
+    const seen = new Seen();
+    const app = await bootApp([Quiet], (nest) => nest.useGlobalGuards(new DenyTopic()).useGlobalInterceptors(seen));
+    const mqtt = app.get(MqttService);
+    await expect(mqtt.request('quiet/deny', null, { timeout: 2_000 })).rejects.toThrow('the responder failed: Forbidden resource');
+    await expect(mqtt.request('quiet/allow', null)).resolves.toBe('QUIET/ALLOW');
+    expect(app.get(Quiet).got.items).toEqual(['quiet/allow (through Nest)']);
+    expect(seen.handlers.items).toEqual(['mqtt:Quiet#on']);
+  });
+
+  it('app.useGlobalPipes() alone leaves a handler without decorators called directly (pipes need parameter decorators)', async () => {
+    const app = await bootApp([Quiet], (nest) => nest.useGlobalPipes(new ValidationPipe()));
+    await expect(app.get(MqttService).request('quiet/direct', null)).resolves.toBe('quiet/direct');
+    expect(app.get(Quiet).got.items).toEqual(['quiet/direct']);
   });
 });
 
@@ -248,7 +394,7 @@ describe('MQTT 5 properties and request/reply', () => {
   }
 
   it('request() gets the reply of a decorated handler in another app instance', async () => {
-    await boot([Responder]);
+    await boot([Responder], { reply: true, replyErrorDetails: true });
     const requester = await boot([]);
     const mqtt = requester.get(MqttService);
     await expect(mqtt.request('rpc/add', [1, 2, 3])).resolves.toBe(6);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DiscoveryService, ExternalContextCreator } from '@nestjs/core';
+import { ApplicationConfig, ExternalContextCreator } from '@nestjs/core';
 import type { IPublishPacket } from 'mqtt';
 import { ENHANCER_METADATA_KEYS, EXCEPTION_FILTERS_METADATA, MQTT_CONTEXT_TYPE, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
 import { MqttContext } from './mqtt-context.js';
@@ -51,14 +51,17 @@ const paramsFactory = {
  * Builds, once per handler at bootstrap, the function the dispatcher calls per message.
  * A handler with parameter decorators or enhancers (guards, interceptors, pipes, filters) runs
  * through Nest's ExternalContextCreator; one without them is called directly and pays nothing.
+ *
+ * Global enhancers are read from Nest's ApplicationConfig, which holds both the `APP_*`
+ * providers and what `app.useGlobal*()` added, as they stand when handlers are bound (the
+ * explorer's onModuleInit, so `useGlobal*()` calls made before `app.init()` or `listen()`).
+ * ExternalContextCreator reads the same config, so it runs the same enhancers.
  */
 @Injectable()
 export class HandlerInvokerFactory {
-  private globalEnhancers: ReadonlySet<EnhancerKind> | undefined;
-
   constructor(
     private readonly externalContextCreator: ExternalContextCreator,
-    private readonly discovery: DiscoveryService,
+    private readonly config: ApplicationConfig,
   ) {}
 
   prepare(instance: object, methodName: string): PreparedHandler {
@@ -123,7 +126,7 @@ export class HandlerInvokerFactory {
 
   private needsNestContext(instance: object, methodName: string, method: object): boolean {
     if (Reflect.getMetadata(ROUTE_ARGS_METADATA, instance.constructor, methodName)) return true;
-    if (this.globals().size > 0) return true;
+    if (this.hasGlobalGuardsOrInterceptors() || this.hasGlobalFilters()) return true;
     return ENHANCER_METADATA_KEYS.some(
       (key) => Reflect.getMetadata(key, method) !== undefined || Reflect.getMetadata(key, instance.constructor) !== undefined,
     );
@@ -131,26 +134,27 @@ export class HandlerInvokerFactory {
 
   private hasFilters(instance: object, method: object): boolean {
     return (
-      this.globals().has('FILTER') ||
+      this.hasGlobalFilters() ||
       Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, method) !== undefined ||
       Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, instance.constructor) !== undefined
     );
   }
 
-  /** Global enhancers registered as APP_GUARD / APP_INTERCEPTOR / APP_PIPE / APP_FILTER providers. */
-  private globals(): ReadonlySet<EnhancerKind> {
-    if (!this.globalEnhancers) {
-      const kinds = new Set<EnhancerKind>();
-      for (const wrapper of this.discovery.getProviders()) {
-        const match = typeof wrapper.token === 'string' ? GLOBAL_ENHANCER_TOKEN.exec(wrapper.token) : null;
-        if (match) kinds.add(match[1] as EnhancerKind);
-      }
-      this.globalEnhancers = kinds;
-    }
-    return this.globalEnhancers;
+  /**
+   * Global guards or interceptors, static or request-scoped. Global pipes alone do not count: pipes
+   * run only on parameters with decorators, and a handler with those runs through Nest anyway.
+   */
+  private hasGlobalGuardsOrInterceptors(): boolean {
+    const config = this.config;
+    return (
+      config.getGlobalGuards().length > 0 ||
+      config.getGlobalRequestGuards().length > 0 ||
+      config.getGlobalInterceptors().length > 0 ||
+      config.getGlobalRequestInterceptors().length > 0
+    );
+  }
+
+  private hasGlobalFilters(): boolean {
+    return this.config.getGlobalFilters().length > 0 || this.config.getGlobalRequestFilters().length > 0;
   }
 }
-
-type EnhancerKind = 'GUARD' | 'INTERCEPTOR' | 'PIPE' | 'FILTER';
-/** Nest registers `{ provide: APP_GUARD, ... }` providers under tokens like `APP_GUARD (UUID: ...)`. */
-const GLOBAL_ENHANCER_TOKEN = /^APP_(GUARD|INTERCEPTOR|PIPE|FILTER)\b/;
