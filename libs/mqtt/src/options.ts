@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
 import { MqttError } from './errors/mqtt.error.js';
-import type { MqttPayload, MqttPublishProperties, PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
+import type { MqttPayload, PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
 import { encodePayload, isPayloadFormat } from './payload-codec.js';
+import { assertWillProperties, type MqttWillProperties } from './publish-properties.js';
 import { assertTopicName } from './topic-filter.js';
 
 export type MqttProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
@@ -32,7 +33,8 @@ export interface MqttWillOptions {
   payload?: MqttPayload;
   qos?: QoS;
   retain?: boolean;
-  properties?: MqttPublishProperties;
+  /** MQTT 5: willDelayInterval, payloadFormatIndicator, messageExpiryInterval, contentType, responseTopic, correlationData, userProperties. */
+  properties?: MqttWillProperties;
 }
 
 /** How `app.init()` treats the first connection. */
@@ -406,6 +408,8 @@ function resolveWill(will: MqttWillOptions | undefined, maxPayloadBytes: number,
   if (will.properties !== undefined && protocolVersion !== 5) {
     throw new MqttConfigError('will.properties', 'are MQTT 5 properties; set protocolVersion: 5');
   }
+  // A value mqtt-packet cannot encode would fail every CONNECT: the client could never connect.
+  if (will.properties !== undefined) assertWillProperties(will.properties, 'will.properties');
   let payload: Buffer | string;
   try {
     payload = encodePayload(will.payload ?? null, maxPayloadBytes);
