@@ -1,4 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
+import { Inbox } from './inbox.js';
 
 export interface LogLine {
   level: 'log' | 'error' | 'warn' | 'debug' | 'verbose' | 'fatal';
@@ -32,8 +33,19 @@ export class CaptureLogger implements LoggerService {
     return this.lines.map((line) => `${line.level}: ${line.text}`).join('\n');
   }
 
+  /** Resolves with the first line (logged so far or later) that contains `text`; rejects after `timeoutMs`. */
+  waitFor(text: string, timeoutMs = 5_000): Promise<LogLine> {
+    return this.inbox.until((lines) => lines.some((line) => line.text.includes(text)), timeoutMs, `a log line with '${text}'`).then(
+      () => this.lines.find((line) => line.text.includes(text)) as LogLine,
+    );
+  }
+
+  private readonly inbox = new Inbox<LogLine>();
+
   private add(level: LogLine['level'], message: unknown, rest: unknown[]): void {
     const parts = [message, ...rest].map((part) => (typeof part === 'string' ? part : JSON.stringify(part)));
-    this.lines.push({ level, text: parts.join(' ') });
+    const line: LogLine = { level, text: parts.join(' ') };
+    this.lines.push(line);
+    this.inbox.push(line);
   }
 }

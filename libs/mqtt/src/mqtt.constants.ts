@@ -21,3 +21,6 @@ export const ENHANCER_METADATA_KEYS = ['__guards__', '__interceptors__', '__pipe
 /** MQTT protocol limits (MQTT 3.1.1 §1.5.3, §4.7; Mosquitto's TOPIC_HIERARCHY_LIMIT). */
 export const MQTT_MAX_TOPIC_BYTES = 65_535;
 export const MQTT_MAX_TOPIC_LEVELS = 200;
+
+/** The longest delay Node's timers keep; a longer one fires at once (TimeoutOverflowWarning). */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;

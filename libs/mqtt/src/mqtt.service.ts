@@ -2,6 +2,7 @@ import type { MqttClient } from 'mqtt';
 import type { Observable } from 'rxjs';
 import { MqttArgumentError } from './errors/mqtt-argument.error.js';
 import { MqttPublishError } from './errors/mqtt-publish.error.js';
+import { MqttRequestError } from './errors/mqtt-request.error.js';
 import type {
   MqttMessage,
   MqttPayload,
@@ -42,7 +43,12 @@ export class MqttService {
 
   constructor(private readonly connection: MqttConnection) {
     this.status$ = connection.status.asObservable();
-    this.requests = new RequestClient(connection.subscriptions, connection.dispatcher, (topic, payload, options) => this.publish(topic, payload, options));
+    this.requests = new RequestClient(
+      connection.subscriptions,
+      connection.dispatcher,
+      (topic, payload, options) => this.publish(topic, payload, options),
+      connection.options.clientIdGenerated ? undefined : connection.options.clientId,
+    );
     this.observers = new MessageObservers(connection.dispatcher, connection.subscriptions);
     connection.onClose(() => this.requests.close());
   }
@@ -145,6 +151,9 @@ export class MqttService {
       throw new MqttArgumentError('protocolVersion', 'request() needs MQTT 5 (response topic and correlation data); set protocolVersion: 5');
     }
     const timeout = checkRequestTimeout(checked.timeout ?? MQTT_DEFAULTS.requestTimeout);
+    if (this.connection.status.isStopped) {
+      throw new MqttRequestError(topic, 'the client is closed');
+    }
     return (await this.requests.request(topic, payload, timeout, checkQos(checked.qos))) as T;
   }
 

@@ -10,8 +10,18 @@ import { assertTopicName } from './topic-filter.js';
  * The responder side of MQTT 5 request/reply: publishes a handler's return value (JSON for objects)
  * or its error (empty payload, user property `error`) to the request's response topic, with its
  * correlation data. Failures to reply are warnings: the request itself was handled.
+ *
+ * The response topic is chosen by whoever sent the request, so `$`-topics are refused, and the
+ * replies not yet written or acknowledged are bounded in bytes: a flood of requests against a
+ * slow broker cannot grow memory or crowd out the app's own publishes without limit.
  */
-export function createReplier(publisher: ClientPublisher, maxPayloadBytes: number, warn: (message: string) => void): Replier {
+export function createReplier(
+  publisher: ClientPublisher,
+  maxPayloadBytes: number,
+  maxBacklogBytes: number,
+  warn: (message: string) => void,
+): Replier {
+  let backlogBytes = 0;
   return (request, outcome) => {
     const { responseTopic, correlationData } = request.properties ?? {};
     if (!responseTopic) return;
@@ -35,7 +45,19 @@ export function createReplier(publisher: ClientPublisher, maxPayloadBytes: numbe
       warn(`Reply not sent: ${(error as Error).message}`);
       return;
     }
+    if (responseTopic.startsWith('$')) {
+      warn(`Reply not sent: the response topic '${responseTopic}' starts with '$' (reserved for the broker)`);
+      return;
+    }
+    // Topic, payload and correlation data: what this reply holds until it is written or acknowledged.
+    const bytes = Buffer.byteLength(responseTopic) + Buffer.byteLength(payload) + (correlationData?.length ?? 0);
+    if (backlogBytes + bytes > maxBacklogBytes) {
+      warn(`Reply to '${responseTopic}' not sent: ${backlogBytes} bytes of replies are still waiting (replyBacklogBytes ${maxBacklogBytes})`);
+      return;
+    }
+    backlogBytes += bytes;
     publisher.publish(responseTopic, payload, { qos: request.qos === 0 ? 0 : 1, properties }, (error) => {
+      backlogBytes -= bytes;
       if (error) warn(`Reply to '${responseTopic}' failed: ${error.message}`);
     });
   };

@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt';
 import { MqttArgumentError } from './errors/mqtt-argument.error.js';
 import { MqttRequestError } from './errors/mqtt-request.error.js';
 import type { MqttPayload, MqttPublishOptions } from './interfaces/mqtt-message.interface.js';
 import type { BoundHandler, MessageDispatcher } from './message-dispatcher.js';
+import { MAX_TIMER_DELAY_MS } from './mqtt.constants.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
 import { parseTopicFilter } from './topic-filter.js';
 
@@ -23,7 +24,7 @@ interface Pending {
  * (restored after reconnects) and made on the first request.
  */
 export class RequestClient {
-  private readonly replyTopic = `nestjs-mqtt/reply/${randomBytes(8).toString('hex')}`;
+  private readonly replyTopic: string;
   private readonly pending = new Map<string, Pending>();
   private routed = false;
 
@@ -31,15 +32,22 @@ export class RequestClient {
     private readonly subscriptions: SubscriptionRegistry,
     private readonly dispatcher: MessageDispatcher,
     private readonly publish: (topic: string, payload: MqttPayload, options: MqttPublishOptions) => Promise<unknown>,
-  ) {}
+    /** A fixed client id (durable sessions) keeps one reply topic across restarts; else a random one. */
+    fixedClientId: string | undefined,
+  ) {
+    const suffix = fixedClientId === undefined ? randomBytes(8).toString('hex') : createHash('sha256').update(fixedClientId).digest('hex').slice(0, 16);
+    this.replyTopic = `nestjs-mqtt/reply/${suffix}`;
+  }
 
-  async request(topic: string, payload: MqttPayload, timeoutMs: number, qos: 0 | 1 | 2): Promise<unknown> {
+  /**
+   * The timer starts at once and covers everything: waiting for the reply subscription (offline:
+   * the next connection), for a flow-control slot, and for the reply. Every failure on the way
+   * settles the returned promise; none is left unhandled.
+   */
+  request(topic: string, payload: MqttPayload, timeoutMs: number, qos: 0 | 1 | 2): Promise<unknown> {
     if (!this.routed) {
       this.routed = true;
       this.dispatcher.addTopicHandler(parseTopicFilter(this.replyTopic), this.replyHandler);
-    }
-    if (!this.subscriptions.topics.has(this.replyTopic)) {
-      await this.subscriptions.subscribe([{ filter: this.replyTopic, qos: 1 }]);
     }
     const correlation = randomBytes(12);
     const key = correlation.toString('hex');
@@ -50,12 +58,14 @@ export class RequestClient {
       }, timeoutMs);
       this.pending.set(key, { resolve, reject, timer, topic });
     });
-    try {
-      await this.publish(topic, payload, { qos, properties: { responseTopic: this.replyTopic, correlationData: correlation } });
-    } catch (error) {
-      this.settle(key)?.reject(error as Error);
-    }
+    this.send(topic, payload, qos, correlation).catch((error: Error) => this.settle(key)?.reject(error));
     return reply;
+  }
+
+  private async send(topic: string, payload: MqttPayload, qos: 0 | 1 | 2, correlation: Buffer): Promise<void> {
+    // Resolves at once when granted; waits for the same SUBACK when one is on its way.
+    await this.subscriptions.subscribe([{ filter: this.replyTopic, qos: 1 }]);
+    await this.publish(topic, payload, { qos, properties: { responseTopic: this.replyTopic, correlationData: correlation } });
   }
 
   /** Rejects every waiting request (the client is closing). */
@@ -75,7 +85,7 @@ export class RequestClient {
       const correlation = packet.properties?.correlationData;
       if (!correlation) return;
       const pending = this.settle(Buffer.from(correlation).toString('hex'));
-      if (!pending) return; // late reply to a request that timed out
+      if (!pending) return; // a late reply (timed out, or to an earlier process on this client id)
       const error = packet.properties?.userProperties?.[REPLY_ERROR_PROPERTY];
       if (error !== undefined) pending.reject(new MqttRequestError(pending.topic, `the responder failed: ${String(error)}`));
       else pending.resolve(payload);
@@ -93,8 +103,8 @@ export class RequestClient {
 
 /** Checks request() arguments before anything is sent. */
 export function checkRequestTimeout(timeout: unknown): number {
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-    throw new MqttArgumentError('options.timeout', `expected a positive number of milliseconds, got ${JSON.stringify(timeout)}`);
+  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0 || timeout > MAX_TIMER_DELAY_MS) {
+    throw new MqttArgumentError('options.timeout', `expected a positive number of milliseconds up to ${MAX_TIMER_DELAY_MS}, got ${JSON.stringify(timeout)}`);
   }
   return timeout;
 }
