@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { mqttOptionsFromEnv } from './env-options.js';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
-import { resolveMqttOptions } from './options.js';
+import { resolveMqttOptions, toClientOptions } from './options.js';
 
 describe('mqttOptionsFromEnv', () => {
   it("uses Flask-MQTT's defaults when no key is set", () => {
@@ -77,6 +77,12 @@ describe('mqttOptionsFromEnv', () => {
     const env: Record<string, string> = { [name]: value, MQTT_LAST_WILL_TOPIC: 'w' };
     expect(() => mqttOptionsFromEnv(env)).toThrow(MqttConfigError);
     expect(() => mqttOptionsFromEnv(env)).toThrow(`'${name}'`);
+  });
+
+  it("maps MQTT_PROTOCOL_VERSION=MQTTv31 to MQTT 3.1, which connects as protocol name 'MQIsdp'", () => {
+    const options = mqttOptionsFromEnv({ MQTT_PROTOCOL_VERSION: 'MQTTv31' });
+    expect(options.protocolVersion).toBe(3);
+    expect(toClientOptions(resolveMqttOptions(options))).toMatchObject({ protocolVersion: 3, protocolId: 'MQIsdp' });
   });
 
   it('refuses TLS 1.0 and 1.1', () => {

@@ -7,8 +7,26 @@ describe('resolveMqttOptions', () => {
     const a = resolveMqttOptions({ url: 'mqtt://broker.local' });
     const b = resolveMqttOptions({ url: 'mqtt://broker.local' });
     expect(a).toMatchObject({ protocol: 'mqtt', host: 'broker.local', port: 1883, keepalive: MQTT_DEFAULTS.keepalive, clean: true, connect: 'wait' });
-    expect(a.clientId).toMatch(/^nestjs-mqtt_[0-9a-f]{12}$/);
+    expect(a.clientId).toMatch(/^nestjs-mqtt_[0-9a-f]{11}$/);
     expect(a.clientId).not.toBe(b.clientId);
+  });
+
+  it('generates client ids of at most 23 characters, the MQTT 3.1 limit, and distinct ones', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 1_000; i++) {
+      const { clientId } = resolveMqttOptions({ protocolVersion: 3 });
+      expect(clientId.length).toBeLessThanOrEqual(23);
+      ids.add(clientId);
+    }
+    expect(ids.size).toBe(1_000);
+  });
+
+  it("speaks MQTT 3.1 as protocol name 'MQIsdp' and 3.1.1 and 5 as 'MQTT'", () => {
+    expect(toClientOptions(resolveMqttOptions({ protocolVersion: 3 }))).toMatchObject({ protocolVersion: 3, protocolId: 'MQIsdp' });
+    expect(toClientOptions(resolveMqttOptions({ protocolVersion: 4 }))).toMatchObject({ protocolVersion: 4, protocolId: 'MQTT' });
+    expect(toClientOptions(resolveMqttOptions({ protocolVersion: 5 }))).toMatchObject({ protocolVersion: 5, protocolId: 'MQTT' });
+    // mqtt.js would otherwise send 'MQTT' with level 3, which brokers refuse (Mosquitto: "Invalid protocol version 3").
+    expect(toClientOptions(resolveMqttOptions({ protocolVersion: 3, clientOptions: { protocolId: 'MQTT' } })).protocolId).toBe('MQIsdp');
   });
 
   it('takes credentials from the URL and keeps them out of the display URL', () => {

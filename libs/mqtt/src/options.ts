@@ -121,6 +121,7 @@ export const MQTT_DEFAULTS = {
   queueQos0Offline: true,
   insecure: false,
   tlsMinVersion: 'TLSv1.2',
+  /** Generated ids are this prefix plus random hex up to 23 characters, the MQTT 3.1 limit (44 random bits). */
   clientIdPrefix: 'nestjs-mqtt_',
   /** `MqttService.request()` wait for a reply, ms. */
   requestTimeout: 10_000,
@@ -250,7 +251,7 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
 
   return {
     ...address,
-    clientId: givenClientId ?? `${MQTT_DEFAULTS.clientIdPrefix}${randomBytes(6).toString('hex')}`,
+    clientId: givenClientId ?? generateClientId(),
     clientIdGenerated: givenClientId === undefined,
     username,
     password,
@@ -276,6 +277,14 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     dedupeWindowMs: optionalInteger(options.dedupeWindowMs, 'dedupeWindowMs', 1, 86_400_000),
     clientOptions: options.clientOptions ?? {},
   };
+}
+
+/** MQTT 3.1 servers may refuse client ids longer than 23 characters (3.1.1 servers must accept them). */
+const MQTT31_MAX_CLIENT_ID = 23;
+
+function generateClientId(): string {
+  const prefix = MQTT_DEFAULTS.clientIdPrefix;
+  return `${prefix}${randomBytes(8).toString('hex').slice(0, MQTT31_MAX_CLIENT_ID - prefix.length)}`;
 }
 
 interface ResolvedAddress {
@@ -474,6 +483,8 @@ export function toClientOptions(options: ResolvedMqttOptions): IClientOptions {
     keepalive: options.keepalive,
     clean: options.clean,
     protocolVersion: options.protocolVersion,
+    // mqtt.js sends 'MQTT' whatever the level; MQTT 3.1 is 'MQIsdp', and brokers refuse level 3 under 'MQTT'.
+    protocolId: options.protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
     connectTimeout: options.connectTimeout,
     reconnectPeriod: options.reconnectPeriod,
     ...(options.will ? { will: options.will } : {}),
