@@ -1,6 +1,25 @@
 import { describe, expect, it } from '@jest/globals';
+import { generateKeyPairSync } from 'node:crypto';
+import { inspect } from 'node:util';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
-import { MQTT_DEFAULTS, resolveMqttOptions, toClientOptions, type MqttModuleOptions } from './options.js';
+import { MQTT_DEFAULTS, redactUrl, resolveMqttOptions, toClientOptions, type MqttModuleOptions } from './options.js';
+
+const privateKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+function refusal(check: () => unknown): Error | undefined {
+  try {
+    check();
+  } catch (error) {
+    return error as Error;
+  }
+  return undefined;
+}
+
+/** The secret is in none of the ways an error gets printed: message, String(), stack, util.inspect (with its cause). */
+function expectNoSecret(error: Error | undefined, secret: string): void {
+  expect(error).toBeInstanceOf(Error);
+  for (const text of [error?.message, String(error), error?.stack, inspect(error)]) expect(text).not.toContain(secret);
+}
 
 describe('resolveMqttOptions', () => {
   it('applies the defaults and a unique client id per instance', () => {
@@ -86,6 +105,70 @@ describe('resolveMqttOptions', () => {
     expect(caught).toBeInstanceOf(MqttConfigError);
     expect((caught as MqttConfigError).field).toBe(field);
     expect((caught as MqttConfigError).message).toMatch(reason);
+  });
+
+  const SECRET = 's3cr/et';
+  const leakyUrls: Array<[what: string, url: string, secret: string]> = [
+    ["a password with '/' (not a URL)", `mqtt://alice:${SECRET}@broker.example:1883`, SECRET],
+    ["a password with '/' and no scheme", `alice:${SECRET}@broker.example:1883`, SECRET],
+    ["a password with '@' and an unsupported scheme", 'tcp://alice:pa@ssword9@broker.example:1883', 'ssword9'],
+    ["a password with '@' and '/' and a bad port", 'mqtt://alice:p@s/s@broker.example:99999', 'p@s/s'],
+    ['a password and no host', 'mqtt://alice:hunter2@', 'hunter2'],
+    ['a password with a space', 'foo://alice:hunt er2@h', 'hunt er2'],
+    ['a token in the query', 'foo://h/mqtt?token=hunter2', 'hunter2'],
+  ];
+
+  it.each(leakyUrls)('keeps the secret out of the error for a URL with %s', (_what, url, secret) => {
+    const error = refusal(() => resolveMqttOptions({ url }));
+    expect(error).toBeInstanceOf(MqttConfigError);
+    expect((error as MqttConfigError).field).toBe('url');
+    expectNoSecret(error, secret);
+    expectNoSecret(error, 'alice');
+  });
+
+  it('keeps a password out of the error when credentials are put in host', () => {
+    const error = refusal(() => resolveMqttOptions({ host: `alice:${SECRET}@broker.example` }));
+    expect((error as MqttConfigError).field).toBe('host');
+    expectNoSecret(error, SECRET);
+  });
+
+  it('redacts userinfo up to the last @ before the host in log text, with or without a scheme', () => {
+    expect(redactUrl(`dialing mqtt://alice:${SECRET}@broker:1883 now`)).toBe('dialing mqtt://***@broker:1883 now');
+    expect(redactUrl('x tcp://a:p@ss@h:1 y')).toBe('x tcp://***@h:1 y');
+    expect(redactUrl(`alice:${SECRET}@broker:1883 has no scheme`)).toBe('***@broker:1883 has no scheme');
+    expect(redactUrl('mqtt://broker:1883 and ws://h/mqtt')).toBe('mqtt://broker:1883 and ws://h/mqtt');
+  });
+
+  it('never echoes a TLS value that may be key material, only what looks like a path', () => {
+    const rawKeyBody = privateKeyPem.split('\n').filter((line) => !line.startsWith('-----')).join('');
+    const base64Key = Buffer.from(privateKeyPem).toString('base64');
+    const cases: Array<[field: 'ca' | 'cert' | 'key', value: string, secret: string]> = [
+      ['ca', rawKeyBody, rawKeyBody.slice(0, 40)],
+      ['ca', rawKeyBody.slice(0, 120), rawKeyBody.slice(0, 40)],
+      ['ca', 'bm90IGEgcGVtIGF0IGFsbCBidXQgYmFzZTY0IG9mIHNvbWV0aGluZyBzZWNyZXQ=', 'bm90IGEgcGVt'],
+      ['ca', `garbage\n${rawKeyBody.slice(0, 60)}`, rawKeyBody.slice(0, 40)],
+      ['ca', 'x'.repeat(300), 'x'.repeat(100)],
+      ['ca', base64Key.replace('LS0tLS1CRUdJTi', 'LS0tLS1CRUdJTj'), base64Key.slice(20, 60)],
+    ];
+    for (const [field, value, secret] of cases) {
+      const error = refusal(() => resolveMqttOptions({ url: 'mqtts://h', tls: { [field]: value } }));
+      expect(error).toBeInstanceOf(MqttConfigError);
+      expect((error as MqttConfigError).field).toBe(`tls.${field}`);
+      expect((error as Error).message).toMatch(/is neither PEM contents nor a readable file path/);
+      expectNoSecret(error, secret);
+    }
+    // A path is shown, so a typo is easy to spot.
+    expect(refusal(() => resolveMqttOptions({ url: 'mqtts://h', tls: { ca: '/run/secrets/mqtt-ca' } }))?.message).toContain("'/run/secrets/mqtt-ca'");
+  });
+
+  it('takes base64-encoded PEM, as passed through environment variables', () => {
+    const cert = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const resolved = resolveMqttOptions({
+      url: 'mqtts://h',
+      tls: { ca: cert.toString('base64'), cert: cert.toString('base64'), key: Buffer.from(privateKeyPem).toString('base64').replace(/(.{64})/g, '$1\n') },
+    });
+    expect(resolved.tls?.ca).toEqual([cert]);
+    expect(resolved.tls?.key?.toString()).toBe(privateKeyPem);
   });
 
   it('never puts a password in an error message', () => {

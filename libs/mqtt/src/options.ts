@@ -310,7 +310,8 @@ function resolveAddress(options: MqttModuleOptions): ResolvedAddress {
   }
   const host = optionalString(options.host, 'host') ?? MQTT_DEFAULTS.host;
   if (host === '' || /[/\s@]/.test(host)) {
-    throw new MqttConfigError('host', `${JSON.stringify(host)} is not a host name or address`);
+    const reason = host.includes('@') ? 'credentials go in username and password' : 'it is not a host name or address';
+    throw new MqttConfigError('host', `"${redactUrlValue(host)}": ${reason}`);
   }
   const port = optionalInteger(options.port, 'port', 1, 65_535) ?? DEFAULT_PORTS[protocol];
   const path = optionalString(options.path, 'path');
@@ -322,21 +323,26 @@ function parseBrokerUrl(url: unknown): ResolvedAddress {
   if (typeof url !== 'string' || url.length === 0) {
     throw new MqttConfigError('url', 'expected a non-empty string like mqtt://localhost:1883');
   }
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new MqttConfigError('url', `${redactUrl(url)} has no scheme; write it as mqtt://${url.replace(/^[^@]*@/, '')}`);
+  const shown = redactUrlValue(url);
+  if (!SCHEME.test(url)) {
+    throw new MqttConfigError('url', `${shown} has no scheme; write it as mqtt://${shown.replace(/^\*\*\*@/, '')}`);
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new MqttConfigError('url', `${redactUrl(url)} is not a URL; write it with a scheme, e.g. mqtt://host:1883`);
+    throw new MqttConfigError('url', `${shown} is not a URL; write it with a scheme, e.g. mqtt://host:1883 (percent-encode '/', '@' or ':' in a password)`);
   }
   const scheme = parsed.protocol.slice(0, -1);
   if (!parsed.hostname) {
-    throw new MqttConfigError('url', `${redactUrl(url)} has no host`);
+    throw new MqttConfigError('url', `${shown} has no host`);
   }
   if (!PROTOCOLS.includes(scheme as MqttProtocol)) {
-    throw new MqttConfigError('url', `unsupported scheme '${scheme}:' in ${redactUrl(url)}; use mqtt:, mqtts:, ws: or wss:`);
+    throw new MqttConfigError('url', `unsupported scheme '${scheme}:' in ${shown}; use mqtt:, mqtts:, ws: or wss:`);
+  }
+  // mqtt://user:pa/ss@host parses as host 'pa' and path '/ss@host': the password would reach logs.
+  if (parsed.pathname.includes('@')) {
+    throw new MqttConfigError('url', `${shown} has an '@' after a '/'; percent-encode '/' in a password (%2F)`);
   }
   const protocol = scheme as MqttProtocol;
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -353,9 +359,26 @@ function formatUrl(protocol: MqttProtocol, host: string, port: number, path: str
   return `${protocol}://${shownHost}:${port}${path ?? ''}`;
 }
 
-/** Removes `user:password@` from anything that looks like a URL. */
+const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/**
+ * Removes `user:password@` from URLs in free text (log lines). Userinfo ends at the *last* `@` of
+ * the run of non-space characters, since a password may hold `/` or `@`: too much is hidden at worst
+ * (an `@` in a path), never a piece of the password. A leading `user:password@host` without a
+ * scheme is redacted too.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/(\/\/)[^/@\s]*@/g, '$1***@').replace(/^[^/@\s]*@/, '***@');
+  return text.replace(/^(?!\S*\/\/)\S*@/, '***@').replace(/\/\/\S*@/g, '//***@');
+}
+
+/** One URL value for an error message: userinfo up to the last `@` and any query or fragment hidden. */
+function redactUrlValue(url: string): string {
+  const start = SCHEME.exec(url)?.[0].length ?? 0;
+  const at = url.lastIndexOf('@');
+  let shown = at >= start ? `${url.slice(0, start)}***@${url.slice(at + 1)}` : url;
+  // Query strings carry tokens (presigned websocket URLs), and a password may hold '?' or '#'.
+  shown = shown.replace(/[?#].*$/s, (rest) => `${rest[0]}***`);
+  return JSON.stringify(shown.length > 200 ? `${shown.slice(0, 197)}...` : shown).slice(1, -1);
 }
 
 function resolveTls(tls: MqttTlsOptions): ResolvedTls {
@@ -384,19 +407,41 @@ function resolveTls(tls: MqttTlsOptions): ResolvedTls {
   };
 }
 
-/** PEM contents pass through; anything else is a file path, read now so a typo fails at bootstrap. */
+const PEM_BEGIN = '-----BEGIN';
+/** Base64 of `-----BEGIN`: PEM passed base64-encoded, the usual way through an environment variable. */
+const BASE64_PEM = /^\s*LS0tLS1CRUdJTi/;
+
+/**
+ * PEM contents and base64-encoded PEM pass through; anything else is a file path, read now so a
+ * typo fails at bootstrap. A value that failed is shown only when it looks like a path: it may be
+ * key material that was mangled on its way (a base64 key body, a truncated PEM).
+ */
 function readPem(source: PemSource, field: string): Buffer {
   if (Buffer.isBuffer(source)) return source;
   if (typeof source !== 'string' || source.length === 0) {
     throw new MqttConfigError(field, 'expected PEM contents or a file path');
   }
-  if (source.includes('-----BEGIN ')) return Buffer.from(source);
+  if (source.includes(PEM_BEGIN)) return Buffer.from(source);
+  if (BASE64_PEM.test(source)) {
+    const decoded = Buffer.from(source, 'base64');
+    if (decoded.toString('latin1').startsWith(`${PEM_BEGIN} `)) return decoded;
+  }
   try {
     return readFileSync(source);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new MqttConfigError(field, `cannot read file '${source}' (${code})`, { cause: error });
+    if (looksLikePath(source)) {
+      throw new MqttConfigError(field, `cannot read file '${source}' (${code})`, { cause: error });
+    }
+    // No cause: Node's error names the path, which is this value.
+    throw new MqttConfigError(field, `is neither PEM contents nor a readable file path (${code}); the value is not shown, as it may be key material`);
   }
+}
+
+/** Short, printable, and without a long random-looking run (upper, lower and digits, as base64 has). */
+function looksLikePath(value: string): boolean {
+  if (value.length > 255 || [...value].some((c) => c < ' ' || c === '\u007f')) return false;
+  return !value.split(/[/\\.]/).some((part) => part.length >= 16 && /[A-Z]/.test(part) && /[a-z]/.test(part) && /[0-9]/.test(part));
 }
 
 function resolveWill(will: MqttWillOptions | undefined, maxPayloadBytes: number, protocolVersion: number): IClientOptions['will'] {
