@@ -3,6 +3,7 @@ import { Injectable, type LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { MqttModule, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { MosquittoBroker } from '../fixtures/mosquitto.js';
+import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
 import { Inbox } from '../support/inbox.js';
 
 // Option values that validation accepted but that misbehaved against a real broker.
@@ -37,6 +38,31 @@ class Echo {
     this.got.push(`${topic} ${payload}`);
   }
 }
+
+@Injectable()
+class Durable {
+  readonly got = new Inbox<string>();
+  @OnTopic('cfg/durable', { qos: 1 })
+  handle(payload: string): void {
+    this.got.push(payload);
+  }
+}
+
+describe('durable sessions on MQTT 5', () => {
+  it('clean: false and a clientId alone keep the session: a QoS 1 message published while the app was down arrives after restart', async () => {
+    const options: MqttModuleOptions = { url: broker.url(), protocolVersion: 5, clean: false, clientId: 'cfg-durable-1' };
+    const first = await boot(options, [Durable]);
+    await first.get(MqttService).publish('cfg/durable', 'while up', { qos: 1 });
+    expect(await first.get(Durable).got.waitFor(1)).toEqual(['while up']);
+    await first.close();
+    apps.splice(apps.indexOf(first), 1);
+
+    await mosquittoPub(broker.ports.plain as number, 'cfg/durable', 'while down', { qos: 1, protocolVersion: 5 });
+
+    const second = await boot(options, [Durable]);
+    expect(await second.get(Durable).got.waitFor(1)).toEqual(['while down']);
+  });
+});
 
 describe('MQTT 3.1 (protocolVersion: 3)', () => {
   it('connects with a generated client id and receives its own QoS 1 publish through @OnTopic', async () => {

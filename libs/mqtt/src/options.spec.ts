@@ -30,6 +30,18 @@ describe('resolveMqttOptions', () => {
     expect(a.clientId).not.toBe(b.clientId);
   });
 
+  it('keeps a clean: false session on MQTT 5 after disconnect, as on 3.1.1: sessionExpiryInterval defaults to the maximum', () => {
+    const durable = resolveMqttOptions({ clean: false, clientId: 'plant-1', protocolVersion: 5 });
+    expect(durable.sessionExpiryInterval).toBe(MQTT_DEFAULTS.durableSessionExpiryInterval);
+    expect(MQTT_DEFAULTS.durableSessionExpiryInterval).toBe(0xffffffff);
+    expect(toClientOptions(durable).properties?.sessionExpiryInterval).toBe(0xffffffff);
+    // An explicit value wins, 0 included; clean sessions and MQTT 3.1.1 send none.
+    expect(resolveMqttOptions({ clean: false, clientId: 'p', protocolVersion: 5, sessionExpiryInterval: 0 }).sessionExpiryInterval).toBe(0);
+    expect(resolveMqttOptions({ clean: false, clientId: 'p', protocolVersion: 5, sessionExpiryInterval: 300 }).sessionExpiryInterval).toBe(300);
+    expect(resolveMqttOptions({ protocolVersion: 5 }).sessionExpiryInterval).toBeUndefined();
+    expect(toClientOptions(resolveMqttOptions({ clean: false, clientId: 'p' })).properties).toBeUndefined();
+  });
+
   it('generates client ids of at most 23 characters, the MQTT 3.1 limit, and distinct ones', () => {
     const ids = new Set<string>();
     for (let i = 0; i < 1_000; i++) {
@@ -54,6 +66,10 @@ describe('resolveMqttOptions', () => {
     expect(resolved.password).toBe('s@cret');
     expect(resolved.displayUrl).toBe('mqtts://broker.local:8884/path');
     expect(resolved.tls?.minVersion).toBe('TLSv1.2');
+  });
+
+  it('takes IPv6 addresses as host', () => {
+    expect(resolveMqttOptions({ host: '::1', port: 1884 })).toMatchObject({ host: '::1', port: 1884, displayUrl: 'mqtt://[::1]:1884' });
   });
 
   it('builds mqtt.js options that connect manually and leave resubscription to us', () => {
@@ -91,6 +107,10 @@ describe('resolveMqttOptions', () => {
     [{ protocolVersion: 5, will: { topic: 'a', properties: { messageExpiryInterval: -5 } } }, 'will.properties.messageExpiryInterval', /0 to 4294967295/],
     [{ protocolVersion: 5, will: { topic: 'a', properties: { topicAlias: 1 } as never } }, 'will.properties.topicAlias', /not a will property/],
     [{ share: 'a/b' }, 'share', /without/],
+    [{ host: '127.0.0.1:1883' }, 'host', /give the port separately: host: '127\.0\.0\.1', port: 1883/],
+    [{ host: 'localhost:8883', protocol: 'mqtts' }, 'host', /host: 'localhost', port: 8883/],
+    [{ host: '[::1]:1883' }, 'host', /host: '::1', port: 1883/],
+    [{ host: 'broker:' }, 'host', /not a host name or address/],
     [{ connect: 'later' as never }, 'connect', /'wait' or 'background'/],
     [{ clientID: 'x' } as never, 'clientID', /unknown option/],
   ];

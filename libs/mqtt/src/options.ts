@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import type { IClientOptions } from 'mqtt';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
 import { MqttError } from './errors/mqtt.error.js';
@@ -61,7 +62,11 @@ export interface MqttModuleOptions {
   /** Clean session (3.1.1) / clean start (5). `false` needs a fixed `clientId`. */
   clean?: boolean;
   protocolVersion?: 3 | 4 | 5;
-  /** MQTT 5 session expiry in seconds (keeps a `clean: false` session after disconnect). */
+  /**
+   * MQTT 5 session expiry in seconds: how long the broker keeps the session after a disconnect.
+   * With `clean: false` it defaults to `MQTT_DEFAULTS.durableSessionExpiryInterval` (never expires,
+   * as a 3.1.1 session; the broker may cap it), otherwise 0 (the session ends at disconnect).
+   */
   sessionExpiryInterval?: number;
   tls?: MqttTlsOptions;
   /** Accept any broker certificate. Explicit only, and logged as a warning. */
@@ -108,6 +113,12 @@ export const MQTT_DEFAULTS = {
   keepalive: 60,
   clean: true,
   protocolVersion: 4,
+  /**
+   * MQTT 5 session expiry for `clean: false` without `sessionExpiryInterval`: 0xFFFFFFFF, never
+   * expires, which is what `clean: false` means on 3.1.1. Brokers cap it with their own limit
+   * (Mosquitto: persistent_client_expiration). Without it the session would end at disconnect.
+   */
+  durableSessionExpiryInterval: 0xffffffff,
   connect: 'wait',
   connectTimeout: 10_000,
   reconnectPeriod: 1_000,
@@ -214,10 +225,12 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
   if (protocolVersion !== 3 && protocolVersion !== 4 && protocolVersion !== 5) {
     throw new MqttConfigError('protocolVersion', `must be 3, 4 or 5, got ${String(protocolVersion)}`);
   }
-  const sessionExpiryInterval = optionalInteger(options.sessionExpiryInterval, 'sessionExpiryInterval', 0, 0xffffffff);
-  if (sessionExpiryInterval !== undefined && protocolVersion !== 5) {
+  const givenSessionExpiry = optionalInteger(options.sessionExpiryInterval, 'sessionExpiryInterval', 0, 0xffffffff);
+  if (givenSessionExpiry !== undefined && protocolVersion !== 5) {
     throw new MqttConfigError('sessionExpiryInterval', 'is an MQTT 5 property; set protocolVersion: 5');
   }
+  const sessionExpiryInterval =
+    givenSessionExpiry ?? (!clean && protocolVersion === 5 ? MQTT_DEFAULTS.durableSessionExpiryInterval : undefined);
 
   const secure = address.protocol === 'mqtts' || address.protocol === 'wss';
   if (options.tls !== undefined && !secure) {
@@ -312,6 +325,16 @@ function resolveAddress(options: MqttModuleOptions): ResolvedAddress {
   if (host === '' || /[/\s@]/.test(host)) {
     const reason = host.includes('@') ? 'credentials go in username and password' : 'it is not a host name or address';
     throw new MqttConfigError('host', `"${redactUrlValue(host)}": ${reason}`);
+  }
+  if (host.includes(':') && !isIPv6(host)) {
+    // 'localhost:1883' would be looked up as a host name and fail after connectTimeout (ENOTFOUND).
+    const hostPort = /^\[?(.*?)\]?:(\d{1,5})$/.exec(host);
+    throw new MqttConfigError(
+      'host',
+      hostPort
+        ? `${JSON.stringify(host)} holds a port; give the port separately: host: '${hostPort[1]}', port: ${hostPort[2]}`
+        : `${JSON.stringify(host)} is not a host name or address (an IPv6 address goes without brackets)`,
+    );
   }
   const port = optionalInteger(options.port, 'port', 1, 65_535) ?? DEFAULT_PORTS[protocol];
   const path = optionalString(options.path, 'path');
