@@ -85,6 +85,16 @@ describe('mqttOptionsFromEnv', () => {
     expect(toClientOptions(resolveMqttOptions(options))).toMatchObject({ protocolVersion: 3, protocolId: 'MQIsdp' });
   });
 
+  it('treats an empty MQTT_USERNAME or MQTT_PASSWORD as not set, and ignores a password without a username, as Flask-MQTT does', () => {
+    const base = { protocol: 'mqtt', host: 'localhost', port: 1883 };
+    expect(mqttOptionsFromEnv({ MQTT_PASSWORD: '' })).toEqual(base);
+    expect(mqttOptionsFromEnv({ MQTT_USERNAME: '', MQTT_PASSWORD: '' })).toEqual(base);
+    expect(mqttOptionsFromEnv({ MQTT_PASSWORD: 'pw' })).toEqual(base);
+    expect(mqttOptionsFromEnv({ MQTT_USERNAME: '', MQTT_PASSWORD: 'pw' })).toEqual(base);
+    expect(mqttOptionsFromEnv({ MQTT_USERNAME: 'svc', MQTT_PASSWORD: '' })).toEqual({ ...base, username: 'svc' });
+    expect(() => resolveMqttOptions(mqttOptionsFromEnv({ MQTT_PASSWORD: 'pw' }))).not.toThrow();
+  });
+
   it('refuses TLS 1.0 and 1.1', () => {
     expect(() => mqttOptionsFromEnv({ MQTT_TLS_ENABLED: 'true', MQTT_TLS_VERSION: 'PROTOCOL_TLSv1' })).toThrow(/MQTT_TLS_VERSION.*TLSv1.2 or TLSv1.3/);
   });

@@ -23,7 +23,8 @@ const PROTOCOL_VERSIONS: Record<string, 3 | 4 | 5> = { '3': 3, '4': 4, '5': 5, m
  * (`mqttOptionsFromEnv(process.env, 'MQTT2')` reads `MQTT2_BROKER_URL`, ...). Absent keys keep
  * nestjs-mqtt's defaults. Values are checked: a bad one raises MqttConfigError naming the key.
  *
- * Differences from Flask-MQTT, on purpose: TLS defaults to 1.2 (not 1.0), `MQTT_TLS_VERSION`
+ * Differences from Flask-MQTT, on purpose: an empty `MQTT_USERNAME` or `MQTT_PASSWORD` counts as
+ * unset (Flask-MQTT sends an empty username), TLS defaults to 1.2 (not 1.0), `MQTT_TLS_VERSION`
  * takes names (`TLSv1.2`, `PROTOCOL_TLSv1_2`), `MQTT_TLS_CERT_REQS=CERT_NONE` and
  * `MQTT_TLS_INSECURE=true` both turn certificate checks off (and log a warning), and
  * `MQTT_BROKER_URL` may also be a full `mqtt://` URL.
@@ -54,10 +55,14 @@ export function mqttOptionsFromEnv(env: Env = process.env, prefix = 'MQTT'): Mqt
 
   const clientId = read('CLIENT_ID');
   if (clientId !== undefined) options.clientId = clientId;
-  const username = env[key('USERNAME')];
-  if (username !== undefined) options.username = username;
-  const password = env[key('PASSWORD')];
-  if (password !== undefined) options.password = password;
+  // Flask-MQTT sends credentials only when a username is set, so a password alone is ignored. An
+  // empty value counts as unset (deployment templates often leave `MQTT_PASSWORD=` blank).
+  const username = read('USERNAME');
+  if (username !== undefined) {
+    options.username = username;
+    const password = read('PASSWORD');
+    if (password !== undefined) options.password = password;
+  }
   const keepalive = readInteger(read('KEEPALIVE'), key('KEEPALIVE'), 0, 65_535);
   if (keepalive !== undefined) options.keepalive = keepalive;
   const clean = readBoolean(read('CLEAN_SESSION'), key('CLEAN_SESSION'));
