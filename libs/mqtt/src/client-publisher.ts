@@ -28,6 +28,8 @@ export class ClientPublisher {
   private limit: number;
   private readonly inflight = new Set<Outgoing>();
   private readonly waiting: Outgoing[] = [];
+  /** QoS 0 publishes mqtt.js queued while offline: it never calls them back if it is ended first. */
+  private readonly queuedQos0 = new Set<Outgoing>();
   private pumping = false;
   private idleWaiters: Array<() => void> = [];
 
@@ -47,7 +49,16 @@ export class ClientPublisher {
 
   publish(topic: string, body: Buffer | string, options: IClientPublishOptions, done: PublishDone): void {
     if (!options.qos) {
-      this.client.publish(topic, body, options, done);
+      if (this.client.connected) {
+        this.client.publish(topic, body, options, done);
+        return;
+      }
+      const queued: Outgoing = { topic, body, options, done, settled: false };
+      this.queuedQos0.add(queued);
+      this.client.publish(topic, body, options, (error, packet) => {
+        this.queuedQos0.delete(queued);
+        if (!queued.settled) this.settle(queued, error ?? undefined, packet);
+      });
       return;
     }
     this.waiting.push({ topic, body, options, done, settled: false });
@@ -80,8 +91,9 @@ export class ClientPublisher {
    * keeps a durable session's unacknowledged publishes without calling back when it is ended.
    */
   abandon(reason: string): void {
-    const left = [...this.inflight, ...this.waiting.splice(0)];
+    const left = [...this.inflight, ...this.waiting.splice(0), ...this.queuedQos0];
     this.inflight.clear();
+    this.queuedQos0.clear();
     for (const outgoing of left) this.settle(outgoing, new Error(reason), undefined);
     this.notifyIdle();
   }

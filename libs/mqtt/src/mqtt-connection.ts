@@ -16,6 +16,14 @@ import { SubscriptionRegistry } from './subscription-registry.js';
 
 /** Error codes after which retrying cannot help: TLS verification failures. */
 const FATAL_TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_)/;
+/**
+ * CONNACK refusals that say "try again later": 3.1.1 Server unavailable (3); MQTT 5 Server
+ * unavailable (0x88), Server busy (0x89), Quota exceeded (0x97), Connection rate exceeded (0x9F).
+ */
+const TRANSIENT_CONNACK_CODES: ReadonlySet<number> = new Set([3, 0x88, 0x89, 0x97, 0x9f]);
+
+/** Handed to mqtt.js instead of an acknowledgement while draining: the message stays the broker's. */
+const WITHHELD = new Error('not acknowledged: the client is shutting down, the broker keeps the message');
 
 /**
  * One broker connection: the mqtt.js client, its status, its subscriptions, its handlers, and
@@ -40,6 +48,9 @@ export class MqttConnection {
   /** The mqtt.js client was ended (bootstrap connection failure or shutdown). */
   private ended = false;
   private closing: Promise<void> | undefined;
+  private draining: Promise<void> | undefined;
+  /** When shutdown must be over: one `shutdownTimeout` for handlers, publishes and the disconnect together. */
+  private deadline = 0;
   /** after-handler acks: the dispatch promise of a packet, awaited by handleMessage before the ack. */
   private readonly pendingAcks = new WeakMap<IPublishPacket, Promise<void>>();
 
@@ -52,18 +63,25 @@ export class MqttConnection {
     // installs the redacting logger when asked. mqtt.js logs several times per packet: keep this free.
     this.client = mqtt.connect({ ...toClientOptions(options), log: noop });
     this.publisher = new ClientPublisher(this.client, options.maxInflight, () => this.status.isStopped);
-    const replier = createReplier(this.publisher, options.maxPayloadBytes, (message) => this.note(MQTT_LOG_WARNING, message));
-    this.dispatcher = new MessageDispatcher(name, options.maxPayloadBytes, logger, replier);
+    const replier = createReplier(this.publisher, options.maxPayloadBytes, options.replyBacklogBytes, (message) => this.note(MQTT_LOG_WARNING, message));
     this.events = new MqttEventHandlers(logger);
-    this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
-    this.duplicates = options.dedupeWindowMs ? new DuplicateFilter(options.dedupeWindowMs) : undefined;
-    // A generated id is unique per instance; only a fixed one can collide with another client's.
-    this.takeover = options.clientIdGenerated ? undefined : new TakeoverDetector((evidence) => this.reportTakeover(evidence));
     this.subscriptions = new SubscriptionRegistry(
       this.client,
       { subscribed: (granted) => this.events.emit('subscribe', granted) },
       options.protocolVersion === 5,
     );
+    this.dispatcher = new MessageDispatcher(
+      name,
+      options.maxPayloadBytes,
+      logger,
+      replier,
+      options.protocolVersion === 5 ? this.subscriptions : undefined,
+      options.replyErrorDetails,
+    );
+    this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
+    this.duplicates = options.dedupeWindowMs ? new DuplicateFilter(options.dedupeWindowMs) : undefined;
+    // A generated id is unique per instance; only a fixed one can collide with another client's.
+    this.takeover = options.clientIdGenerated ? undefined : new TakeoverDetector((evidence) => this.reportTakeover(evidence));
     if (options.insecure) {
       this.note(MQTT_LOG_WARNING, `TLS certificate verification is OFF for ${options.displayUrl} (insecure: true); anyone can impersonate the broker`);
     }
@@ -95,9 +113,22 @@ export class MqttConnection {
     return this.closing;
   }
 
-  /** Stops taking messages and waits for running handlers, up to `shutdownTimeout`. */
-  async drain(): Promise<void> {
+  /**
+   * Stops taking messages and waits for running handlers, up to `shutdownTimeout`; once, however
+   * often it is called. From here on QoS 1/2 messages are not acknowledged: a durable session's
+   * broker keeps them for the next process instead of handing them to one that stopped handling.
+   */
+  drain(): Promise<void> {
+    this.draining ??= this.drainHandlers();
+    return this.draining;
+  }
+
+  private async drainHandlers(): Promise<void> {
+    this.deadline = Date.now() + this.options.shutdownTimeout;
     const running = this.dispatcher.inFlight;
+    if (running > 0) {
+      this.note(MQTT_LOG_INFO, `Client '${this.name}' takes no more messages; waiting up to ${this.options.shutdownTimeout} ms for ${running} running handler(s)`);
+    }
     const drained = await this.dispatcher.drain(this.options.shutdownTimeout);
     if (!drained) {
       this.note(
@@ -118,11 +149,11 @@ export class MqttConnection {
     for (const hook of this.closeHooks) hook();
     // A client that never started (bootstrap failed earlier) or already ended has nothing to close.
     if (this.started && !this.ended) {
-      // Publishes waiting for a window slot go out first; bounded, as the end below.
-      const flushed = await this.publisher.whenIdle(this.options.shutdownTimeout);
+      // Publishes waiting for a window slot go out first, within what is left of shutdownTimeout.
+      const flushed = await this.publisher.whenIdle(this.remaining());
       await new Promise<void>((resolve) => {
         // A graceful end waits for in-flight publishes; bound it so shutdown cannot hang.
-        const timer = setTimeout(() => this.endClient(true, resolve), flushed ? this.options.shutdownTimeout : 0);
+        const timer = setTimeout(() => this.endClient(true, resolve), flushed ? this.remaining() : 0);
         this.endClient(false, () => {
           clearTimeout(timer);
           resolve();
@@ -135,11 +166,15 @@ export class MqttConnection {
     this.status.complete();
   }
 
+  private remaining(): number {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
   private wire(): void {
     const client = this.client;
+    this.withholdAcksWhileDraining();
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
       if (this.duplicates?.isDuplicate(topic, packet)) return;
-      if (!this.subscriptions.isPrimaryCopy(topic, packet.properties?.subscriptionIdentifier)) return;
       const pending = this.dispatcher.dispatch(topic, payload, packet);
       if (pending && packet.qos > 0) this.pendingAcks.set(packet, pending);
     });
@@ -178,7 +213,7 @@ export class MqttConnection {
     });
     client.on('error', (error: Error) => {
       // Node reports some TLS failures twice; after the client was ended nothing is left to report.
-      if (this.ended) return;
+      if (this.ended || error === WITHHELD) return;
       this.takeover?.failed();
       if (this.hasConnected || this.options.connect === 'background') {
         this.note(MQTT_LOG_ERR, `Client '${this.name}' (${this.options.displayUrl}): ${describeError(error)}`);
@@ -218,6 +253,25 @@ export class MqttConnection {
         this.logger.log(message);
     }
     this.events.emit('log', level, message);
+  }
+
+  /**
+   * mqtt.js asks `customHandleAcks` before it emits a QoS 1 message or answers PUBREC to a QoS 2
+   * one. While draining, the answer is an error: nothing is emitted or acknowledged, mqtt.js goes on
+   * with the next packet (so acknowledgements of our own publishes still arrive), and the broker
+   * keeps the message for the next session.
+   */
+  private withholdAcksWhileDraining(): void {
+    const options = this.client.options;
+    const next = options.customHandleAcks;
+    options.customHandleAcks = (topic, message, packet, done) => {
+      if (this.draining) {
+        done(WITHHELD);
+        return;
+      }
+      if (next) next(topic, message, packet, done);
+      else done(0);
+    };
   }
 
   private installAckAfterHandler(): void {
@@ -266,10 +320,10 @@ export class MqttConnection {
 
 function noop(): void {}
 
-/** A refused CONNACK (bad credentials, not authorised, ...) or a TLS verification failure. */
+/** A refused CONNACK (bad credentials, not authorised, ...) or a TLS verification failure; not "busy, try later". */
 function isFatal(error: Error): boolean {
   const code = (error as Error & { code?: unknown }).code;
-  if (typeof code === 'number') return code > 0;
+  if (typeof code === 'number') return code > 0 && !TRANSIENT_CONNACK_CODES.has(code);
   return typeof code === 'string' && FATAL_TLS_CODES.test(code);
 }
 

@@ -1,0 +1,160 @@
+import { describe, expect, it } from '@jest/globals';
+import { Injectable } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import type { Packet } from 'mqtt';
+import { firstValueFrom } from 'rxjs';
+import { filter as where } from 'rxjs/operators';
+import { MqttModule, MqttPublishError, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
+import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
+import { brokerSuite } from '../support/broker-suite.js';
+import { CaptureLogger } from '../support/capture-logger.js';
+import { Inbox } from '../support/inbox.js';
+
+const suite = brokerSuite();
+const port = (): number => suite.broker.ports.plain as number;
+
+async function boot(
+  providers: Array<new (...args: never[]) => unknown>,
+  options: Partial<MqttModuleOptions> = {},
+  logger = new CaptureLogger(),
+): Promise<TestingModule> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [MqttModule.forRoot({ url: suite.broker.url(), ...options })],
+    providers,
+  })
+    .setLogger(logger)
+    .compile();
+  suite.apps.push(moduleRef);
+  await moduleRef.init();
+  return moduleRef;
+}
+
+/** A promise the test resolves when it wants the handler to finish. */
+class Gate {
+  open!: () => void;
+  readonly opened = new Promise<void>((resolve) => (this.open = resolve));
+}
+
+/** Resolves when the client has received a PUBLISH with this payload (before any handler or acknowledgement). */
+function received(mqtt: MqttService, payload: string): Promise<void> {
+  return new Promise((resolve) => {
+    const onPacket = (packet: Packet): void => {
+      if (packet.cmd === 'publish' && packet.payload.toString() === payload) {
+        mqtt.client.off('packetreceive', onPacket);
+        resolve();
+      }
+    };
+    mqtt.client.on('packetreceive', onPacket);
+  });
+}
+
+describe('shutdown', () => {
+  it.each([4, 5] as const)(
+    'QoS 1/2 messages that arrive while app.close() drains stay with the broker for the next process (protocol %i)',
+    async (protocolVersion) => {
+      const clientId = `drain-durable-${protocolVersion}`;
+      const gate = new Gate();
+      @Injectable()
+      class Slow {
+        readonly started = new Inbox<string>();
+        @OnTopic('drain/+', { qos: 2 })
+        async on(payload: string): Promise<void> {
+          this.started.push(payload);
+          if (payload === 'A') await gate.opened;
+        }
+      }
+      const durable: Partial<MqttModuleOptions> = {
+        clientId,
+        clean: false,
+        protocolVersion,
+        ...(protocolVersion === 5 ? { sessionExpiryInterval: 300 } : {}),
+      };
+      const logger = new CaptureLogger();
+      const first = await boot([Slow], durable, logger);
+      const mqtt = first.get(MqttService);
+      await mosquittoPub(port(), 'drain/a', 'A', { qos: 1 });
+      await first.get(Slow).started.waitFor(1);
+
+      const closed = first.close();
+      await logger.waitFor('takes no more messages');
+      const arrivedB = received(mqtt, 'B');
+      const arrivedC = received(mqtt, 'C');
+      await mosquittoPub(port(), 'drain/b', 'B', { qos: 1 });
+      await mosquittoPub(port(), 'drain/c', 'C', { qos: 2 });
+      await arrivedB;
+      await arrivedC;
+      gate.open();
+      await closed;
+      expect(first.get(Slow).started.items).toEqual(['A']);
+
+      const second = await boot([Slow], durable);
+      await second.get(Slow).started.waitFor(2);
+      expect([...second.get(Slow).started.items].sort()).toEqual(['B', 'C']);
+      await second.get(MqttService).unsubscribeAll();
+    },
+  );
+
+  it('app.close() waits for a stuck handler once, up to shutdownTimeout, and warns once', async () => {
+    const gate = new Gate();
+    @Injectable()
+    class Stuck {
+      readonly started = new Inbox<string>();
+      @OnTopic('stuck/+')
+      async on(payload: string): Promise<void> {
+        this.started.push(payload);
+        await gate.opened;
+      }
+    }
+    const logger = new CaptureLogger();
+    const app = await boot([Stuck], { shutdownTimeout: 300 }, logger);
+    await mosquittoPub(port(), 'stuck/x', 'x');
+    await app.get(Stuck).started.waitFor(1);
+    await app.close();
+    gate.open();
+    expect(logger.lines.filter((line) => line.text.includes('still running after')).length).toBe(1);
+  });
+
+  it('a QoS 0 publish queued while offline rejects when the app closes instead of hanging', async () => {
+    const app = await boot([], { reconnectPeriod: 100, shutdownTimeout: 200 });
+    const mqtt = app.get(MqttService);
+    const offline = firstValueFrom(mqtt.status$.pipe(where((status) => status === 'offline')));
+    await suite.broker.stop();
+    await offline;
+    const queued0 = mqtt.publish('t/offline', 'x', { qos: 0 });
+    const queued1 = mqtt.publish('t/offline', 'x', { qos: 1 });
+    await app.close();
+    await expect(queued0).rejects.toThrow(MqttPublishError);
+    await expect(queued1).rejects.toThrow(MqttPublishError);
+    await suite.broker.restart();
+  });
+});
+
+describe('handler failures never crash the process', () => {
+  it('a handler that throws or rejects with a value String() cannot convert is logged, and later messages still arrive', async () => {
+    @Injectable()
+    class Odd {
+      readonly got = new Inbox<string>();
+      @OnTopic('odd/sync')
+      sync(): void {
+        throw Object.create(null) as Error;
+      }
+      @OnTopic('odd/async')
+      async async(): Promise<void> {
+        await Promise.resolve();
+        throw { toString: (): string => { throw new Error('no text'); } } as unknown as Error;
+      }
+      @OnTopic('odd/ok')
+      ok(payload: string): void {
+        this.got.push(payload);
+      }
+    }
+    const logger = new CaptureLogger();
+    const app = await boot([Odd], {}, logger);
+    await mosquittoPub(port(), 'odd/sync', 'x');
+    await mosquittoPub(port(), 'odd/async', 'x');
+    await mosquittoPub(port(), 'odd/ok', 'still here');
+    expect(await app.get(Odd).got.waitFor(1)).toEqual(['still here']);
+    await logger.waitFor('Odd#async failed');
+    expect(logger.lines.some((line) => line.text.includes("Odd#sync failed on 'odd/sync'"))).toBe(true);
+  });
+});
