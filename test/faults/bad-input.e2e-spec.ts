@@ -172,3 +172,37 @@ describe('module options', () => {
   });
 });
 
+
+describe('MQTT 5 publish properties', () => {
+  const bad: Array<[input: string, properties: Record<string, unknown>, argument: string]> = [
+    ['contentType: 5', { contentType: 5 }, 'options.properties.contentType'],
+    ['messageExpiryInterval: -5', { messageExpiryInterval: -5 }, 'options.properties.messageExpiryInterval'],
+    ["userProperties: { k: 1 }", { userProperties: { k: 1 } }, 'options.properties.userProperties'],
+  ];
+
+  it('values mqtt-packet cannot encode are refused before the wire; the connection stays up and later publishes go through', async () => {
+    const v5 = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url(), protocolVersion: 5 })] }).compile();
+    await v5.init();
+    const client = v5.get(MqttService);
+    const packets: Packet[] = [];
+    let connacks = 0;
+    client.client.on('packetsend', (packet: Packet) => packets.push(packet));
+    client.client.on('connect', () => connacks++);
+    try {
+      for (const [input, properties, argument] of bad) {
+        for (const qos of [0, 1] as const) {
+          const error = await client.publish('t/props', 'x', { qos, properties: properties as never }).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(MqttArgumentError);
+          expect((error as MqttArgumentError).argument).toMatch(argument);
+        }
+        rows.push(`| B28 | publish properties \`${input}\` (MQTT 5) | MqttArgumentError naming \`${argument}\` |`);
+      }
+      expect(packets.filter((packet) => packet.cmd === 'publish')).toEqual([]);
+      await expect(client.publish('t/props', 'fine', { qos: 1, properties: { contentType: 'text/plain' } })).resolves.toHaveProperty('messageId');
+      expect(connacks).toBe(0);
+      expect(client.connected).toBe(true);
+    } finally {
+      await v5.close();
+    }
+  });
+});

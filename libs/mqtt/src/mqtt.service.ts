@@ -17,6 +17,7 @@ import type { MqttConnection } from './mqtt-connection.js';
 import { MessageObservers } from './message-observers.js';
 import { MQTT_DEFAULTS } from './options.js';
 import { encodePayload } from './payload-codec.js';
+import { assertPublishProperties } from './publish-properties.js';
 import { checkRequestTimeout, RequestClient } from './request-client.js';
 import { assertTopicName, parseTopicFilter } from './topic-filter.js';
 
@@ -178,8 +179,12 @@ export class MqttService {
     if (checked?.retain !== undefined && typeof checked.retain !== 'boolean') {
       throw new MqttArgumentError('options.retain', 'expected true or false');
     }
-    if (checked?.properties !== undefined && this.connection.options.protocolVersion !== 5) {
-      throw new MqttArgumentError('options.properties', 'MQTT 5 properties need protocolVersion: 5; this client speaks MQTT 3.1.1');
+    if (checked?.properties !== undefined) {
+      if (this.connection.options.protocolVersion !== 5) {
+        throw new MqttArgumentError('options.properties', 'MQTT 5 properties need protocolVersion: 5; this client speaks MQTT 3.1.1');
+      }
+      // A value mqtt-packet cannot encode would drop the connection, and mqtt.js would resend it forever.
+      assertPublishProperties(checked.properties, 'options.properties');
     }
     return checkQos(checked?.qos);
   }
