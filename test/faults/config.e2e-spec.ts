@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Injectable, type LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { MqttModule, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
+import { MqttConnectionError, MqttModule, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { MosquittoBroker } from '../fixtures/mosquitto.js';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
 import { Inbox } from '../support/inbox.js';
@@ -12,7 +12,7 @@ let broker: MosquittoBroker;
 const apps: TestingModule[] = [];
 
 beforeAll(async () => {
-  broker = await MosquittoBroker.start();
+  broker = await MosquittoBroker.start({ listeners: ['plain', 'tls', 'wss'] });
 });
 afterEach(async () => {
   for (const moduleRef of apps.splice(0)) await moduleRef.close();
@@ -28,6 +28,15 @@ async function boot(options: MqttModuleOptions, providers: Array<new (...args: n
   apps.push(moduleRef);
   await moduleRef.init();
   return moduleRef;
+}
+
+async function bootFails(options: MqttModuleOptions): Promise<Error> {
+  try {
+    await boot(options);
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('bootstrap was expected to fail');
 }
 
 @Injectable()
@@ -72,5 +81,36 @@ describe('MQTT 3.1 (protocolVersion: 3)', () => {
     expect(mqtt.client.options.clientId?.length).toBeLessThanOrEqual(23);
     await mqtt.publish('cfg/v31/a', 'hello', { qos: 1 });
     expect(await moduleRef.get(Echo).got.waitFor(1)).toEqual(['cfg/v31/a hello']);
+  });
+});
+
+describe('TLS verification', () => {
+  const credentials = () => ({ username: broker.users.app.username, password: broker.users.app.password, connectTimeout: 5_000 });
+
+  it('insecure: true still refuses a broker whose certificate chain does not verify (another CA)', async () => {
+    const error = await bootFails({ url: broker.url('tls'), ...credentials(), insecure: true, tls: { ca: broker.tls.wrongCa } });
+    expect(error).toBeInstanceOf(MqttConnectionError);
+    expect(error.message).toMatch(/SELF_SIGNED_CERT_IN_CHAIN|self-signed certificate/);
+  });
+
+  it('insecure: true accepts a certificate from the right CA for another host name', async () => {
+    // The server certificate names localhost and 127.0.0.1; the client checks it against 'other.test'.
+    const mismatch = { url: broker.url('tls'), ...credentials(), tls: { ca: broker.tls.ca, servername: 'other.test' } };
+    expect((await bootFails(mismatch)).message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+    const moduleRef = await boot({ ...mismatch, insecure: true });
+    expect(moduleRef.get(MqttService).connected).toBe(true);
+  });
+
+  it('the same over wss:, where the TLS options reach the websocket', async () => {
+    const mismatch = { url: broker.url('wss'), ...credentials(), tls: { ca: broker.tls.ca, servername: 'other.test' } };
+    expect((await bootFails(mismatch)).message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
+    expect(await bootFails({ ...mismatch, insecure: true, tls: { ca: broker.tls.wrongCa, servername: 'other.test' } })).toBeInstanceOf(MqttConnectionError);
+    const moduleRef = await boot({ ...mismatch, insecure: true });
+    expect(moduleRef.get(MqttService).connected).toBe(true);
+  });
+
+  it('tls.rejectUnauthorized: false turns verification off: a certificate from another CA is accepted', async () => {
+    const moduleRef = await boot({ url: broker.url('tls'), ...credentials(), tls: { ca: broker.tls.wrongCa, rejectUnauthorized: false } });
+    expect(moduleRef.get(MqttService).connected).toBe(true);
   });
 });

@@ -52,12 +52,18 @@ describe('mqttOptionsFromEnv', () => {
     expect(mqttOptionsFromEnv(env, 'MQTT2')).toEqual({ protocol: 'mqtt', host: 'b', port: 1885 });
   });
 
-  it('maps websockets and TLS to wss, and CERT_NONE to an explicit insecure', () => {
-    expect(mqttOptionsFromEnv({ MQTT_TRANSPORT: 'websockets', MQTT_TLS_ENABLED: '1', MQTT_TLS_CERT_REQS: 'CERT_NONE' })).toMatchObject({
-      protocol: 'wss',
-      insecure: true,
-    });
+  it("maps websockets and TLS to wss, and CERT_NONE to verification off, as paho's CERT_NONE", () => {
+    const options = mqttOptionsFromEnv({ MQTT_TRANSPORT: 'websockets', MQTT_TLS_ENABLED: '1', MQTT_TLS_CERT_REQS: 'CERT_NONE' });
+    expect(options).toMatchObject({ protocol: 'wss', tls: { rejectUnauthorized: false } });
+    expect(options.insecure).toBeUndefined();
+    expect(resolveMqttOptions(options).tlsVerification).toBe('off');
     expect(mqttOptionsFromEnv({ MQTT_TRANSPORT: 'websockets' })).toMatchObject({ protocol: 'ws' });
+  });
+
+  it("maps MQTT_TLS_INSECURE to insecure: the host-name check is skipped and the chain still verified, as paho's tls_insecure_set", () => {
+    const options = mqttOptionsFromEnv({ MQTT_TLS_ENABLED: 'true', MQTT_TLS_INSECURE: 'true', MQTT_TLS_CA_CERTS: '-----BEGIN CERTIFICATE-----' });
+    expect(options).toMatchObject({ insecure: true, tls: { ca: '-----BEGIN CERTIFICATE-----' } });
+    expect(resolveMqttOptions(options).tlsVerification).toBe('no-hostname');
   });
 
   it('accepts a full URL in MQTT_BROKER_URL, and the result passes validation', () => {

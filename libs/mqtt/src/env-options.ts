@@ -25,9 +25,9 @@ const PROTOCOL_VERSIONS: Record<string, 3 | 4 | 5> = { '3': 3, '4': 4, '5': 5, m
  *
  * Differences from Flask-MQTT, on purpose: an empty `MQTT_USERNAME` or `MQTT_PASSWORD` counts as
  * unset (Flask-MQTT sends an empty username), TLS defaults to 1.2 (not 1.0), `MQTT_TLS_VERSION`
- * takes names (`TLSv1.2`, `PROTOCOL_TLSv1_2`), `MQTT_TLS_CERT_REQS=CERT_NONE` and
- * `MQTT_TLS_INSECURE=true` both turn certificate checks off (and log a warning), and
- * `MQTT_BROKER_URL` may also be a full `mqtt://` URL.
+ * takes names (`TLSv1.2`, `PROTOCOL_TLSv1_2`), and `MQTT_BROKER_URL` may also be a full `mqtt://`
+ * URL. As in Flask-MQTT (paho), `MQTT_TLS_INSECURE=true` skips only the host-name check and
+ * `MQTT_TLS_CERT_REQS=CERT_NONE` turns certificate verification off; both log a warning.
  */
 export function mqttOptionsFromEnv(env: Env = process.env, prefix = 'MQTT'): MqttModuleOptions {
   const key = (name: string) => `${prefix}_${name}`;
@@ -92,13 +92,14 @@ export function mqttOptionsFromEnv(env: Env = process.env, prefix = 'MQTT'): Mqt
       }
       tls.minVersion = minVersion;
     }
-    options.tls = tls;
     const certReqs = read('TLS_CERT_REQS')?.toUpperCase().replace(/^SSL\./, '');
     if (certReqs !== undefined && !['CERT_REQUIRED', 'CERT_OPTIONAL', 'CERT_NONE'].includes(certReqs)) {
       throw new MqttConfigError(key('TLS_CERT_REQS'), `must be CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE, got ${JSON.stringify(certReqs)}`);
     }
-    const insecure = (readBoolean(read('TLS_INSECURE'), key('TLS_INSECURE')) ?? false) || certReqs === 'CERT_NONE';
-    if (insecure) options.insecure = true;
+    // As in paho: CERT_NONE verifies nothing; MQTT_TLS_INSECURE skips only the host-name check.
+    if (certReqs === 'CERT_NONE') tls.rejectUnauthorized = false;
+    options.tls = tls;
+    if (readBoolean(read('TLS_INSECURE'), key('TLS_INSECURE'))) options.insecure = true;
   }
 
   const willTopic = read('LAST_WILL_TOPIC');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
+import type { ConnectionOptions } from 'node:tls';
 import { inspect } from 'node:util';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
 import { MQTT_DEFAULTS, redactUrl, resolveMqttOptions, toClientOptions, type MqttModuleOptions } from './options.js';
@@ -77,9 +78,41 @@ describe('resolveMqttOptions', () => {
     expect(client).toMatchObject({ protocol: 'mqtt', host: '127.0.0.1', port: 1884, manualConnect: true, resubscribe: false });
   });
 
-  it('verifies TLS certificates unless insecure is set explicitly', () => {
-    expect(toClientOptions(resolveMqttOptions({ url: 'mqtts://h' })).rejectUnauthorized).toBe(true);
-    expect(toClientOptions(resolveMqttOptions({ url: 'mqtts://h', insecure: true })).rejectUnauthorized).toBe(false);
+  it('verifies TLS certificates fully by default', () => {
+    const resolved = resolveMqttOptions({ url: 'mqtts://h' });
+    expect(resolved.tlsVerification).toBe('full');
+    const client = toClientOptions(resolved);
+    expect(client.rejectUnauthorized).toBe(true);
+    expect((client as ConnectionOptions).checkServerIdentity).toBeUndefined();
+    expect(resolveMqttOptions({ url: 'mqtt://h', insecure: true }).tlsVerification).toBeUndefined();
+  });
+
+  it("insecure: true skips only the host-name check, as paho's tls_insecure_set(True): the chain is still verified", () => {
+    const resolved = resolveMqttOptions({ url: 'mqtts://h', insecure: true });
+    expect(resolved.tlsVerification).toBe('no-hostname');
+    const client = toClientOptions(resolved);
+    expect(client.rejectUnauthorized).toBe(true);
+    expect((client as ConnectionOptions).checkServerIdentity?.('h', {} as never)).toBeUndefined();
+  });
+
+  it('turns certificate verification off only with tls.rejectUnauthorized: false', () => {
+    const resolved = resolveMqttOptions({ url: 'mqtts://h', tls: { rejectUnauthorized: false } });
+    expect(resolved.tlsVerification).toBe('off');
+    expect(toClientOptions(resolved).rejectUnauthorized).toBe(false);
+    expect(resolveMqttOptions({ url: 'mqtts://h', tls: { rejectUnauthorized: true } }).tlsVerification).toBe('full');
+    expect(resolveMqttOptions({ url: 'mqtts://h', insecure: true, tls: { rejectUnauthorized: false } }).tlsVerification).toBe('off');
+    // the raw mqtt.js switch only along with the explicit one
+    const raw = { url: 'mqtts://h', tls: { rejectUnauthorized: false }, clientOptions: { rejectUnauthorized: false } };
+    expect(resolveMqttOptions(raw).tlsVerification).toBe('off');
+  });
+
+  it('hands the TLS options to the websocket too on wss:, where mqtt.js forwards only some of them', () => {
+    const client = toClientOptions(resolveMqttOptions({ url: 'wss://h', insecure: true, tls: { servername: 'broker.example', minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256' } }));
+    expect(client.wsOptions).toMatchObject({ rejectUnauthorized: true, servername: 'broker.example', minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256' });
+    expect((client.wsOptions as { checkServerIdentity?: unknown }).checkServerIdentity).toBeInstanceOf(Function);
+    // a raw wsOptions switch cannot undo verification
+    const raw = toClientOptions(resolveMqttOptions({ url: 'wss://h', clientOptions: { wsOptions: { rejectUnauthorized: true, headers: { a: 'b' } } } }));
+    expect(raw.wsOptions).toMatchObject({ rejectUnauthorized: true, headers: { a: 'b' } });
   });
 
   const invalid: Array<[options: MqttModuleOptions, field: string, reason: RegExp]> = [
@@ -113,6 +146,10 @@ describe('resolveMqttOptions', () => {
     [{ host: 'broker:' }, 'host', /not a host name or address/],
     [{ connect: 'later' as never }, 'connect', /'wait' or 'background'/],
     [{ clientID: 'x' } as never, 'clientID', /unknown option/],
+    [{ url: 'mqtts://h', clientOptions: { rejectUnauthorized: false } }, 'clientOptions.rejectUnauthorized', /tls: \{ rejectUnauthorized: false \}/],
+    [{ url: 'mqtts://h', insecure: true, clientOptions: { rejectUnauthorized: false } }, 'clientOptions.rejectUnauthorized', /tls: \{ rejectUnauthorized: false \}/],
+    [{ url: 'wss://h', clientOptions: { wsOptions: { rejectUnauthorized: false } } }, 'clientOptions.wsOptions.rejectUnauthorized', /tls: \{ rejectUnauthorized: false \}/],
+    [{ url: 'mqtts://h', tls: { rejectUnauthorized: 'false' as never } }, 'tls.rejectUnauthorized', /true or false/],
   ];
 
   it.each(invalid)('refuses %j naming %s', (options, field, reason) => {

@@ -27,6 +27,12 @@ export interface MqttTlsOptions {
   minVersion?: 'TLSv1.2' | 'TLSv1.3';
   /** Host name to verify the certificate against (SNI), when it differs from the URL's host. */
   servername?: string;
+  /**
+   * `false` turns certificate verification off: any certificate is accepted, so anyone on the path can
+   * impersonate the broker. Logged as a warning at every connect. For a private CA give `ca`; for a
+   * certificate that names another host, `servername` or `insecure: true`.
+   */
+  rejectUnauthorized?: boolean;
 }
 
 export interface MqttWillOptions {
@@ -69,7 +75,10 @@ export interface MqttModuleOptions {
    */
   sessionExpiryInterval?: number;
   tls?: MqttTlsOptions;
-  /** Accept any broker certificate. Explicit only, and logged as a warning. */
+  /**
+   * Skip the host-name check of the broker's certificate; its chain is still verified against `tls.ca`
+   * (Flask-MQTT's MQTT_TLS_INSECURE, paho's `tls_insecure_set(True)`). Logged as a warning.
+   */
   insecure?: boolean;
   will?: MqttWillOptions;
   /** `wait`: `app.init()` waits for the CONNACK (up to `connectTimeout`) and fails otherwise. `background`: it does not wait. */
@@ -161,6 +170,11 @@ export interface ResolvedMqttOptions {
   readonly sessionExpiryInterval: number | undefined;
   readonly tls: ResolvedTls | undefined;
   readonly insecure: boolean;
+  /**
+   * What is checked of the broker's certificate, undefined without TLS: `full` (chain and host name),
+   * `no-hostname` (`insecure: true`: chain only) or `off` (`tls.rejectUnauthorized: false`: nothing).
+   */
+  readonly tlsVerification: MqttTlsVerification | undefined;
   readonly will: IClientOptions['will'];
   readonly connect: MqttConnectPolicy;
   readonly connectTimeout: number;
@@ -178,6 +192,8 @@ export interface ResolvedMqttOptions {
   readonly clientOptions: Partial<IClientOptions>;
 }
 
+export type MqttTlsVerification = 'full' | 'no-hostname' | 'off';
+
 export interface ResolvedTls {
   readonly ca?: Buffer[];
   readonly cert?: Buffer;
@@ -186,6 +202,7 @@ export interface ResolvedTls {
   readonly ciphers?: string;
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
   readonly servername?: string;
+  readonly rejectUnauthorized: boolean;
 }
 
 const KNOWN_KEYS = new Set<string>([
@@ -194,7 +211,7 @@ const KNOWN_KEYS = new Set<string>([
   'reconnectPeriod', 'logging', 'share', 'payload', 'ack', 'maxPayloadBytes', 'shutdownTimeout', 'clientOptions',
   'offlineQueueLimit', 'maxInflight', 'queueQos0Offline', 'dedupeWindowMs',
 ]);
-const TLS_KEYS = new Set<string>(['ca', 'cert', 'key', 'passphrase', 'ciphers', 'minVersion', 'servername']);
+const TLS_KEYS = new Set<string>(['ca', 'cert', 'key', 'passphrase', 'ciphers', 'minVersion', 'servername', 'rejectUnauthorized']);
 const WILL_KEYS = new Set<string>(['topic', 'payload', 'qos', 'retain', 'properties']);
 const PROTOCOLS: readonly MqttProtocol[] = ['mqtt', 'mqtts', 'ws', 'wss'];
 
@@ -258,8 +275,17 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
   if (options.clientOptions !== undefined && (options.clientOptions === null || typeof options.clientOptions !== 'object')) {
     throw new MqttConfigError('clientOptions', 'expected an object of mqtt.js options');
   }
-  if (options.clientOptions?.rejectUnauthorized === false && !insecure) {
-    throw new MqttConfigError('clientOptions.rejectUnauthorized', 'turning certificate checks off needs the explicit insecure: true (which logs a warning)');
+  const tls = secure ? resolveTls(options.tls ?? {}) : undefined;
+  const tlsVerification: MqttTlsVerification | undefined = !tls ? undefined : !tls.rejectUnauthorized ? 'off' : insecure ? 'no-hostname' : 'full';
+  // The raw mqtt.js switches only along with the explicit one, so tlsVerification (and its warning) tells the truth.
+  const wsOptions = options.clientOptions?.wsOptions as { rejectUnauthorized?: unknown } | undefined;
+  for (const [field, value] of [
+    ['clientOptions.rejectUnauthorized', options.clientOptions?.rejectUnauthorized],
+    ['clientOptions.wsOptions.rejectUnauthorized', wsOptions?.rejectUnauthorized],
+  ] as const) {
+    if (value === false && tlsVerification !== 'off') {
+      throw new MqttConfigError(field, 'turning certificate verification off needs the explicit tls: { rejectUnauthorized: false } (logged as a warning)');
+    }
   }
 
   return {
@@ -272,8 +298,9 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     clean,
     protocolVersion,
     sessionExpiryInterval,
-    tls: secure ? resolveTls(options.tls ?? {}) : undefined,
+    tls,
     insecure,
+    tlsVerification,
     will: resolveWill(options.will, maxPayloadBytes, protocolVersion),
     connect,
     connectTimeout: optionalInteger(options.connectTimeout, 'connectTimeout', 1, 2_147_483_647) ?? MQTT_DEFAULTS.connectTimeout,
@@ -427,6 +454,7 @@ function resolveTls(tls: MqttTlsOptions): ResolvedTls {
     ciphers: optionalString(tls.ciphers, 'tls.ciphers'),
     minVersion,
     servername: optionalString(tls.servername, 'tls.servername'),
+    rejectUnauthorized: optionalBoolean(tls.rejectUnauthorized, 'tls.rejectUnauthorized') ?? true,
   };
 }
 
@@ -537,7 +565,7 @@ function optionalInteger(value: unknown, field: string, min: number, max: number
 
 /** The mqtt.js options for resolved options. The client is created unconnected; we own resubscription. */
 export function toClientOptions(options: ResolvedMqttOptions): IClientOptions {
-  const tls = options.tls;
+  const tls = tlsClientOptions(options);
   return {
     ...options.clientOptions,
     protocol: options.protocol,
@@ -559,19 +587,44 @@ export function toClientOptions(options: ResolvedMqttOptions): IClientOptions {
     ...(options.sessionExpiryInterval !== undefined
       ? { properties: { ...options.clientOptions.properties, sessionExpiryInterval: options.sessionExpiryInterval } }
       : {}),
-    ...(tls
-      ? {
-          ...(tls.ca ? { ca: tls.ca } : {}),
-          ...(tls.cert ? { cert: tls.cert } : {}),
-          ...(tls.key ? { key: tls.key } : {}),
-          ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
-          ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
-          minVersion: tls.minVersion,
-          ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
-          rejectUnauthorized: !options.insecure,
-        }
-      : {}),
+    ...tls,
+    // mqtt.js hands a wss: socket only rejectUnauthorized, ca, cert, key, pfx and passphrase; the rest
+    // (minVersion, servername, checkServerIdentity) must go in wsOptions, where ours also win over raw ones.
+    // (@types/ws types checkServerIdentity as returning boolean; ws hands it to tls.connect as it is.)
+    ...(tls && options.protocol === 'wss' ? { wsOptions: { ...options.clientOptions.wsOptions, ...tls } as IClientOptions['wsOptions'] } : {}),
     manualConnect: true,
     resubscribe: false,
+  };
+}
+
+/** Paho's tls_insecure_set(True): the chain is verified, the host name is not. */
+const skipHostNameCheck = (): undefined => undefined;
+
+/** Node's tls.connect options we set (mqtt.js's IClientOptions types only some of them). */
+interface TlsClientOptions {
+  ca?: Buffer[];
+  cert?: Buffer;
+  key?: Buffer;
+  passphrase?: string;
+  ciphers?: string;
+  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  servername?: string;
+  rejectUnauthorized: boolean;
+  checkServerIdentity?: () => undefined;
+}
+
+function tlsClientOptions(options: ResolvedMqttOptions): TlsClientOptions | undefined {
+  const tls = options.tls;
+  if (!tls) return undefined;
+  return {
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.cert ? { cert: tls.cert } : {}),
+    ...(tls.key ? { key: tls.key } : {}),
+    ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+    ...(tls.ciphers !== undefined ? { ciphers: tls.ciphers } : {}),
+    minVersion: tls.minVersion,
+    ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    rejectUnauthorized: options.tlsVerification !== 'off',
+    ...(options.tlsVerification === 'no-hostname' ? { checkServerIdentity: skipHostNameCheck } : {}),
   };
 }
