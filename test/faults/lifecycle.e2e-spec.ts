@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { Injectable } from '@nestjs/common';
+import { ForbiddenException, Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { Packet } from 'mqtt';
 import { firstValueFrom } from 'rxjs';
@@ -156,5 +156,19 @@ describe('handler failures never crash the process', () => {
     expect(await app.get(Odd).got.waitFor(1)).toEqual(['still here']);
     await logger.waitFor('Odd#async failed');
     expect(logger.lines.some((line) => line.text.includes("Odd#sync failed on 'odd/sync'"))).toBe(true);
+  });
+
+  it("a handler that throws Nest's ForbiddenException itself is reported as a failure, not as a guard's refusal", async () => {
+    @Injectable()
+    class Forbidding {
+      @OnTopic('forbid/x')
+      on(): never {
+        throw new ForbiddenException();
+      }
+    }
+    const logger = new CaptureLogger();
+    await boot([Forbidding], {}, logger);
+    await mosquittoPub(port(), 'forbid/x', 'x');
+    expect(await logger.waitFor('Forbidding#on failed')).toMatchObject({ level: 'error' });
   });
 });

@@ -76,6 +76,20 @@ describe('request(): every request settles, none crashes the process', () => {
     await expect(app.get(MqttService).request('rpc/x', 'ping', { timeout: 30 * 24 * 3_600_000 })).rejects.toThrow(MqttArgumentError);
   });
 
+  it('a fixed client id keeps one reply topic across restarts, so a durable session does not gather old ones', async () => {
+    const replyTopics = async (): Promise<string[]> => {
+      const app = await boot([], { clientId: 'rq-fixed', clean: false });
+      const mqtt = app.get(MqttService);
+      await expect(mqtt.request('rpc/nobody', 'x', { timeout: 100 })).rejects.toMatchObject({ timedOut: true });
+      const topics = [...mqtt.topics.keys()].filter((topic) => topic.startsWith('nestjs-mqtt/reply/'));
+      await app.close();
+      return topics;
+    };
+    const first = await replyTopics();
+    expect(first).toHaveLength(1);
+    expect(await replyTopics()).toEqual(first);
+  });
+
   it('request() after app.close() rejects at once', async () => {
     const app = await boot([]);
     const mqtt = app.get(MqttService);

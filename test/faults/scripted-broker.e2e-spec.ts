@@ -187,3 +187,34 @@ describe('copies (MQTT 5)', () => {
     expect(handlers.plus.items).toEqual(['queued-by-v1']);
   });
 });
+
+describe('observe()', () => {
+  it('every observer that joined before a refusal errors with it; observe() after close errors too', async () => {
+    broker.refuse.add('o/#');
+    const app = await boot([]);
+    const mqtt = app.get(MqttService);
+    const first = firstValueFrom(mqtt.observe('o/#')).catch((error: unknown) => error);
+    const second = firstValueFrom(mqtt.observe('o/#')).catch((error: unknown) => error);
+    expect(await first).toBeInstanceOf(MqttSubscribeError);
+    expect(await second).toBeInstanceOf(MqttSubscribeError);
+    await app.close();
+    await expect(firstValueFrom(mqtt.observe('p/#'))).rejects.toThrow(MqttSubscribeError);
+  });
+});
+
+describe('MQTT 5 topic aliases', () => {
+  it('a message sent with a topic alias reaches the handler with its topic, in the packet too', async () => {
+    @Injectable()
+    class Aliased {
+      readonly got = new Inbox<string>();
+      @OnTopic('al/+')
+      on(payload: string, topic: string, packet: { topic: string }): void {
+        this.got.push(`${payload}@${topic}|${packet.topic}`);
+      }
+    }
+    const app = await boot([Aliased], { clientId: 'aliased', clientOptions: { properties: { topicAliasMaximum: 10 } } });
+    await broker.deliverRaw('aliased', { topic: 'al/1', payload: 'first', qos: 1, properties: { topicAlias: 1 } });
+    await broker.deliverRaw('aliased', { topic: '', payload: 'second', qos: 1, properties: { topicAlias: 1 } });
+    expect(await app.get(Aliased).got.waitFor(2)).toEqual(['first@al/1|al/1', 'second@al/1|al/1']);
+  });
+});

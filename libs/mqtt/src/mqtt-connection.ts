@@ -174,6 +174,8 @@ export class MqttConnection {
     const client = this.client;
     this.withholdAcksWhileDraining();
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
+      // MQTT 5 topic aliases: mqtt.js resolves the topic but leaves the packet's empty; handlers read both.
+      if (packet.topic !== topic) packet.topic = topic;
       if (this.duplicates?.isDuplicate(topic, packet)) return;
       const pending = this.dispatcher.dispatch(topic, payload, packet);
       if (pending && packet.qos > 0) this.pendingAcks.set(packet, pending);
