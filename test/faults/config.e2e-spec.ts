@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Injectable, type LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import type { Packet } from 'mqtt';
 import { MqttConnectionError, MqttModule, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { MosquittoBroker } from '../fixtures/mosquitto.js';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
@@ -70,6 +71,34 @@ describe('durable sessions on MQTT 5', () => {
 
     const second = await boot(options, [Durable]);
     expect(await second.get(Durable).got.waitFor(1)).toEqual(['while down']);
+  });
+});
+
+@Injectable()
+class Sizes {
+  readonly got = new Inbox<number>();
+  @OnTopic('cfg/size', { payload: 'buffer' })
+  handle(payload: Buffer): void {
+    this.got.push(payload.length);
+  }
+}
+
+describe('inbound packet size on MQTT 5', () => {
+  it('the broker does not send a packet above the advertised Maximum Packet Size (maxPayloadBytes plus headroom)', async () => {
+    const moduleRef = await boot({ url: broker.url(), protocolVersion: 5, maxPayloadBytes: 1_000 }, [Sizes]);
+    const mqtt = moduleRef.get(MqttService);
+    const received: number[] = [];
+    mqtt.client.on('packetreceive', (packet: Packet) => {
+      if (packet.cmd === 'publish') received.push(packet.payload.length);
+    });
+    const port = broker.ports.plain as number;
+    await mosquittoPub(port, 'cfg/size', Buffer.alloc(300_000), { qos: 1, protocolVersion: 5 });
+    await mosquittoPub(port, 'cfg/size', Buffer.alloc(120_000), { qos: 1, protocolVersion: 5 });
+    await mosquittoPub(port, 'cfg/size', Buffer.alloc(10), { qos: 1, protocolVersion: 5 });
+    expect(await moduleRef.get(Sizes).got.waitFor(1)).toEqual([10]);
+    // 300,000 bytes never reached this process; 120,000 did (under 1,000 + headroom) and was refused when decoding.
+    expect(received).toEqual([120_000, 10]);
+    expect(mqtt.connected).toBe(true);
   });
 });
 

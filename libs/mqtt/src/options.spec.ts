@@ -43,6 +43,21 @@ describe('resolveMqttOptions', () => {
     expect(toClientOptions(resolveMqttOptions({ clean: false, clientId: 'p' })).properties).toBeUndefined();
   });
 
+  it('advertises a Maximum Packet Size on MQTT 5: maxPayloadBytes plus room for topic and properties', () => {
+    const room = MQTT_DEFAULTS.inboundPacketHeadroomBytes;
+    expect(room).toBeGreaterThanOrEqual(2 * 65_536);
+    const packetSize = (options: MqttModuleOptions) => toClientOptions(resolveMqttOptions(options)).properties?.maximumPacketSize;
+    expect(packetSize({ protocolVersion: 5 })).toBe(MQTT_DEFAULTS.maxPayloadBytes + room);
+    expect(packetSize({ protocolVersion: 5, maxPayloadBytes: 1_024 })).toBe(1_024 + room);
+    // at most the largest MQTT packet (a 268,435,455-byte remaining length and a 5-byte fixed header)
+    expect(packetSize({ protocolVersion: 5, maxPayloadBytes: 268_435_455 })).toBe(268_435_460);
+    // the user's own value wins, and other CONNECT properties are kept
+    const own = toClientOptions(resolveMqttOptions({ protocolVersion: 5, clean: false, clientId: 'p', clientOptions: { properties: { maximumPacketSize: 5_000, receiveMaximum: 10 } } }));
+    expect(own.properties).toEqual({ maximumPacketSize: 5_000, receiveMaximum: 10, sessionExpiryInterval: 0xffffffff });
+    // MQTT 3.1.1 has no way to say it
+    expect(toClientOptions(resolveMqttOptions({})).properties).toBeUndefined();
+  });
+
   it('generates client ids of at most 23 characters, the MQTT 3.1 limit, and distinct ones', () => {
     const ids = new Set<string>();
     for (let i = 0; i < 1_000; i++) {

@@ -135,6 +135,12 @@ export const MQTT_DEFAULTS = {
   payload: 'auto',
   ack: 'auto',
   maxPayloadBytes: 8 * 1024 * 1024,
+  /**
+   * MQTT 5 Maximum Packet Size advertised in CONNECT is maxPayloadBytes plus this: a topic of up to
+   * 64 KiB and 64 KiB of properties. The broker then never sends a larger packet, which mqtt.js
+   * would otherwise buffer whole (up to 256 MB) before maxPayloadBytes is checked.
+   */
+  inboundPacketHeadroomBytes: 2 * 65_536,
   shutdownTimeout: 10_000,
   offlineQueueLimit: 10_000,
   maxInflight: 20,
@@ -584,8 +590,14 @@ export function toClientOptions(options: ResolvedMqttOptions): IClientOptions {
     connectTimeout: options.connectTimeout,
     reconnectPeriod: options.reconnectPeriod,
     ...(options.will ? { will: options.will } : {}),
-    ...(options.sessionExpiryInterval !== undefined
-      ? { properties: { ...options.clientOptions.properties, sessionExpiryInterval: options.sessionExpiryInterval } }
+    ...(options.protocolVersion === 5
+      ? {
+          properties: {
+            maximumPacketSize: Math.min(options.maxPayloadBytes + MQTT_DEFAULTS.inboundPacketHeadroomBytes, MQTT_MAX_PACKET_BYTES),
+            ...options.clientOptions.properties,
+            ...(options.sessionExpiryInterval !== undefined ? { sessionExpiryInterval: options.sessionExpiryInterval } : {}),
+          },
+        }
       : {}),
     ...tls,
     // mqtt.js hands a wss: socket only rejectUnauthorized, ca, cert, key, pfx and passphrase; the rest
@@ -596,6 +608,9 @@ export function toClientOptions(options: ResolvedMqttOptions): IClientOptions {
     resubscribe: false,
   };
 }
+
+/** The largest MQTT packet: a 268,435,455-byte remaining length after a 5-byte fixed header. */
+const MQTT_MAX_PACKET_BYTES = 268_435_460;
 
 /** Paho's tls_insecure_set(True): the chain is verified, the host name is not. */
 const skipHostNameCheck = (): undefined => undefined;
