@@ -138,6 +138,9 @@ describe('resolveMqttOptions', () => {
     [{ protocol: 'tcp' as never }, 'protocol', /must be one of/],
     [{ port: 70_000 }, 'port', /integer from 1 to 65535/],
     [{ maxInflight: 0 }, 'maxInflight', /integer from 1 to 65535/],
+    // Node fires longer timers at once (TimeoutOverflowWarning)
+    [{ connectTimeout: 2 ** 31 }, 'connectTimeout', /integer from 1 to 2147483647/],
+    [{ shutdownTimeout: 2 ** 31 }, 'shutdownTimeout', /integer from 0 to 2147483647/],
     [{ password: 'p' }, 'password', /needs a username/],
     [{ clean: false }, 'clientId', /needs a fixed clientId/],
     [{ clientId: '' }, 'clientId', /must not be empty/],

@@ -4,6 +4,7 @@ import { isIPv6 } from 'node:net';
 import type { IClientOptions } from 'mqtt';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
 import { MqttError } from './errors/mqtt.error.js';
+import { MAX_TIMER_DELAY_MS } from './mqtt.constants.js';
 import type { MqttPayload, PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
 import { encodePayload, isPayloadFormat } from './payload-codec.js';
 import { assertWillProperties, type MqttWillProperties } from './publish-properties.js';
@@ -309,14 +310,14 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     tlsVerification,
     will: resolveWill(options.will, maxPayloadBytes, protocolVersion),
     connect,
-    connectTimeout: optionalInteger(options.connectTimeout, 'connectTimeout', 1, 2_147_483_647) ?? MQTT_DEFAULTS.connectTimeout,
-    reconnectPeriod: optionalInteger(options.reconnectPeriod, 'reconnectPeriod', 0, 2_147_483_647) ?? MQTT_DEFAULTS.reconnectPeriod,
+    connectTimeout: optionalInteger(options.connectTimeout, 'connectTimeout', 1, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.connectTimeout,
+    reconnectPeriod: optionalInteger(options.reconnectPeriod, 'reconnectPeriod', 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.reconnectPeriod,
     logging: optionalBoolean(options.logging, 'logging') ?? MQTT_DEFAULTS.logging,
     share,
     payload,
     ack,
     maxPayloadBytes,
-    shutdownTimeout: optionalInteger(options.shutdownTimeout, 'shutdownTimeout', 0, 2_147_483_647) ?? MQTT_DEFAULTS.shutdownTimeout,
+    shutdownTimeout: optionalInteger(options.shutdownTimeout, 'shutdownTimeout', 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.shutdownTimeout,
     offlineQueueLimit: optionalInteger(options.offlineQueueLimit, 'offlineQueueLimit', 0, 10_000_000) ?? MQTT_DEFAULTS.offlineQueueLimit,
     maxInflight: optionalInteger(options.maxInflight, 'maxInflight', 1, 65_535) ?? MQTT_DEFAULTS.maxInflight,
     queueQos0Offline: optionalBoolean(options.queueQos0Offline, 'queueQos0Offline') ?? MQTT_DEFAULTS.queueQos0Offline,
