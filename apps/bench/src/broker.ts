@@ -10,9 +10,9 @@ export interface BenchBroker {
   stop(): Promise<void>;
 }
 
-/** A private Mosquitto for the benchmark: loopback only, no queue limits, logs to a file. */
-export async function startBroker(): Promise<BenchBroker> {
-  const port = await freePort();
+/** A private Mosquitto for the benchmark: loopback only, no queue limits, logs to a file. `port` restarts one on its port. */
+export async function startBroker(fixedPort?: number): Promise<BenchBroker> {
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'nestjs-mqtt-bench-'));
   const config = join(dir, 'mosquitto.conf');
   writeFileSync(
