@@ -112,6 +112,15 @@ export interface MqttModuleOptions {
   queueQos0Offline?: boolean;
   /** Drop QoS 1 redeliveries (DUP) of a message handled within this many milliseconds; off when absent. */
   dedupeWindowMs?: number;
+  /**
+   * Handlers publish their return value to an MQTT 5 request's response topic (default false;
+   * per handler with `@OnTopic(f, { reply: true })`). The sender of a message chooses that topic.
+   */
+  reply?: boolean;
+  /** Error replies carry the handler's error text; by default a generic one (error texts leak internals). */
+  replyErrorDetails?: boolean;
+  /** Bytes of replies that may wait to be written or acknowledged; replies beyond are dropped with a warning. */
+  replyBacklogBytes?: number;
   /** Raw mqtt.js options for everything else; applied before the options above. */
   clientOptions?: Partial<IClientOptions>;
 }
@@ -146,6 +155,9 @@ export const MQTT_DEFAULTS = {
   offlineQueueLimit: 10_000,
   maxInflight: 20,
   queueQos0Offline: true,
+  reply: false,
+  replyErrorDetails: false,
+  replyBacklogBytes: 16 * 1024 * 1024,
   insecure: false,
   tlsMinVersion: 'TLSv1.2',
   /** Generated ids are this prefix plus random hex up to 23 characters, the MQTT 3.1 limit (44 random bits). */
@@ -196,6 +208,9 @@ export interface ResolvedMqttOptions {
   readonly maxInflight: number;
   readonly queueQos0Offline: boolean;
   readonly dedupeWindowMs: number | undefined;
+  readonly reply: boolean;
+  readonly replyErrorDetails: boolean;
+  readonly replyBacklogBytes: number;
   readonly clientOptions: Partial<IClientOptions>;
 }
 
@@ -216,7 +231,7 @@ const KNOWN_KEYS = new Set<string>([
   'url', 'host', 'port', 'protocol', 'path', 'clientId', 'username', 'password', 'keepalive', 'clean',
   'protocolVersion', 'sessionExpiryInterval', 'tls', 'insecure', 'will', 'connect', 'connectTimeout',
   'reconnectPeriod', 'logging', 'share', 'payload', 'ack', 'maxPayloadBytes', 'shutdownTimeout', 'clientOptions',
-  'offlineQueueLimit', 'maxInflight', 'queueQos0Offline', 'dedupeWindowMs',
+  'offlineQueueLimit', 'maxInflight', 'queueQos0Offline', 'dedupeWindowMs', 'reply', 'replyErrorDetails', 'replyBacklogBytes',
 ]);
 const TLS_KEYS = new Set<string>(['ca', 'cert', 'key', 'passphrase', 'ciphers', 'minVersion', 'servername', 'rejectUnauthorized']);
 const WILL_KEYS = new Set<string>(['topic', 'payload', 'qos', 'retain', 'properties']);
@@ -322,6 +337,9 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     maxInflight: optionalInteger(options.maxInflight, 'maxInflight', 1, 65_535) ?? MQTT_DEFAULTS.maxInflight,
     queueQos0Offline: optionalBoolean(options.queueQos0Offline, 'queueQos0Offline') ?? MQTT_DEFAULTS.queueQos0Offline,
     dedupeWindowMs: optionalInteger(options.dedupeWindowMs, 'dedupeWindowMs', 1, 86_400_000),
+    reply: optionalBoolean(options.reply, 'reply') ?? MQTT_DEFAULTS.reply,
+    replyErrorDetails: optionalBoolean(options.replyErrorDetails, 'replyErrorDetails') ?? MQTT_DEFAULTS.replyErrorDetails,
+    replyBacklogBytes: optionalInteger(options.replyBacklogBytes, 'replyBacklogBytes', 0, Number.MAX_SAFE_INTEGER) ?? MQTT_DEFAULTS.replyBacklogBytes,
     clientOptions: options.clientOptions ?? {},
   };
 }
@@ -607,6 +625,9 @@ export function toClientOptions(options: ResolvedMqttOptions): IClientOptions {
     ...(tls && options.protocol === 'wss' ? { wsOptions: { ...options.clientOptions.wsOptions, ...tls } as IClientOptions['wsOptions'] } : {}),
     manualConnect: true,
     resubscribe: false,
+    // A refused CONNACK otherwise stops reconnecting for good, also for "server busy, try later";
+    // connect: 'wait' ends the client itself on refusals that retrying cannot mend.
+    reconnectOnConnackError: options.clientOptions.reconnectOnConnackError ?? true,
   };
 }
 
