@@ -109,10 +109,24 @@ describe('TLS', () => {
     expect(error.message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
   });
 
-  it('with insecure: true connects without a CA and warns', async () => {
+  it('with insecure: true (MQTT_TLS_INSECURE) still verifies the chain, skips only the host name, and warns at every connect', async () => {
     const logger = new CaptureLogger();
     const { username, password } = broker.users.app;
-    const moduleRef = await boot({ url: broker.url('tls'), username, password, insecure: true }, [], logger);
+    const untrusted = await bootFails({ url: broker.url('tls'), username, password, insecure: true, connectTimeout: 3_000 });
+    expect(untrusted).toBeInstanceOf(MqttConnectionError);
+    const moduleRef = await boot({ url: broker.url('tls'), username, password, insecure: true, tls: { ca: broker.tls.ca, servername: 'other.test' }, reconnectPeriod: 100 }, [], logger);
+    const mqtt = moduleRef.get(MqttService);
+    expect(mqtt.connected).toBe(true);
+    const warning = { level: 'warn', text: expect.stringContaining('TLS host-name check is OFF') };
+    expect(logger.lines.filter((line) => line.text.includes('TLS host-name check is OFF'))).toEqual([warning]);
+    mqtt.client.stream.destroy(); // a dropped connection: the client reconnects and warns again
+    await logger.until((lines) => lines.filter((line) => line.text.includes('TLS host-name check is OFF')).length === 2);
+  });
+
+  it('with tls.rejectUnauthorized: false connects without a CA and warns that verification is off', async () => {
+    const logger = new CaptureLogger();
+    const { username, password } = broker.users.app;
+    const moduleRef = await boot({ url: broker.url('tls'), username, password, tls: { rejectUnauthorized: false } }, [], logger);
     expect(moduleRef.get(MqttService).connected).toBe(true);
     expect(logger.lines).toContainEqual({ level: 'warn', text: expect.stringContaining('TLS certificate verification is OFF') });
   });

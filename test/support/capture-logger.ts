@@ -40,6 +40,11 @@ export class CaptureLogger implements LoggerService {
     );
   }
 
+  /** Resolves once `done(lines)` holds; rejects after `timeoutMs`. */
+  until(done: (lines: readonly LogLine[]) => boolean, timeoutMs = 5_000): Promise<void> {
+    return this.inbox.until(done, timeoutMs, 'the expected log lines');
+  }
+
   private readonly inbox = new Inbox<LogLine>();
 
   private add(level: LogLine['level'], message: unknown, rest: unknown[]): void {

@@ -16,7 +16,9 @@ export {
   type MqttConnectPolicy,
   type MqttAckMode,
   type PemSource,
+  type MqttTlsVerification,
 } from './options.js';
+export type { MqttWillProperties } from './publish-properties.js';
 export { TopicRouter } from './topic-router.js';
 export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './topic-filter.js';
 export { mqttOptionsFromEnv } from './env-options.js';

@@ -82,9 +82,6 @@ export class MqttConnection {
     this.duplicates = options.dedupeWindowMs ? new DuplicateFilter(options.dedupeWindowMs) : undefined;
     // A generated id is unique per instance; only a fixed one can collide with another client's.
     this.takeover = options.clientIdGenerated ? undefined : new TakeoverDetector((evidence) => this.reportTakeover(evidence));
-    if (options.insecure) {
-      this.note(MQTT_LOG_WARNING, `TLS certificate verification is OFF for ${options.displayUrl} (insecure: true); anyone can impersonate the broker`);
-    }
     this.wire();
   }
 
@@ -187,6 +184,7 @@ export class MqttConnection {
       this.status.next('connected');
       this.publisher.connected(connack.properties?.receiveMaximum);
       this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}`);
+      this.warnWeakTls();
       this.subscriptions.onConnect(connack.sessionPresent);
       this.events.emit('connect', connack);
     });
@@ -222,6 +220,16 @@ export class MqttConnection {
       }
       this.events.emit('error', error);
     });
+  }
+
+  /** At every connect, so the weakness cannot scroll out of sight in a long-running process. */
+  private warnWeakTls(): void {
+    const { tlsVerification, displayUrl } = this.options;
+    if (tlsVerification === 'off') {
+      this.note(MQTT_LOG_WARNING, `TLS certificate verification is OFF for ${displayUrl} (tls.rejectUnauthorized: false); anyone can impersonate the broker`);
+    } else if (tlsVerification === 'no-hostname') {
+      this.note(MQTT_LOG_WARNING, `TLS host-name check is OFF for ${displayUrl} (insecure: true); the certificate chain is still verified`);
+    }
   }
 
   private reportTakeover(evidence: string): void {
