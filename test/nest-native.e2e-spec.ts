@@ -183,6 +183,51 @@ describe('pipes, guards, interceptors and filters', () => {
     expect(rangeFilter.caught.items).toContain('mqtt:math/sqrt:no real root of -1');
   });
 
+  /** Errors that no filter of the handler catches: Nest's chain is skipped, so only the dispatcher logs them. */
+  @UseFilters(RangeErrorFilter)
+  @Injectable()
+  class Filtered {
+    @OnTopic('filtered/method-class')
+    @UseFilters(RangeErrorFilter)
+    methodClass(@Payload('kind') kind: string): never {
+      throw kind === 'range' ? new RangeError('method filter class') : new TypeError('not a RangeError (method filter class)');
+    }
+
+    @OnTopic('filtered/method-instance')
+    @UseFilters(new RangeErrorFilter())
+    methodInstance(): never {
+      throw new TypeError('not a RangeError (method filter instance)');
+    }
+
+    @OnTopic('filtered/class')
+    classLevel(@Payload('kind') kind: string): never {
+      throw kind === 'range' ? new RangeError('class filter') : new Error('not a RangeError (class filter)');
+    }
+  }
+
+  it.each([
+    ['methodClass', 'filtered/method-class', 'not a RangeError (method filter class)'],
+    ['methodInstance', 'filtered/method-instance', 'not a RangeError (method filter instance)'],
+    ['classLevel', 'filtered/class', 'not a RangeError (class filter)'],
+  ])('@UseFilters with a filter that does not catch the error (Filtered#%s): logged once, with the handler and the topic', async (method, topic, message) => {
+    const logger = new CaptureLogger();
+    const moduleRef = await boot([Filtered], { reply: true, replyErrorDetails: true }, { logger });
+    await expect(moduleRef.get(MqttService).request(topic, { kind: 'other' })).rejects.toThrow(`the responder failed: ${message}`);
+    const errors = logger.lines.filter((line) => line.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].text).toContain(`Filtered#${method} failed on '${topic}': ${message}`);
+    expect(logger.lines.filter((line) => line.text.includes('ExceptionsHandler'))).toEqual([]);
+  });
+
+  it('@UseFilters given as a class, on the method or the class, still catches what it declares', async () => {
+    const logger = new CaptureLogger();
+    const moduleRef = await boot([Filtered], { reply: true, replyErrorDetails: true }, { logger });
+    const mqtt = moduleRef.get(MqttService);
+    await expect(mqtt.request('filtered/method-class', { kind: 'range' })).resolves.toEqual({ recovered: 'method filter class' });
+    await expect(mqtt.request('filtered/class', { kind: 'range' })).resolves.toEqual({ recovered: 'class filter' });
+    expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
+  });
+
   @Injectable()
   class DenyAll implements CanActivate {
     canActivate(): boolean {
@@ -313,6 +358,25 @@ describe('app.useGlobal*()', () => {
   it('an APP_FILTER provider reaches a handler without decorators too (read from the same application config)', async () => {
     const moduleRef = await boot([Failing], { reply: true }, { providers: [{ provide: APP_FILTER, useClass: GlobalRangeFilter }] });
     await expect(moduleRef.get(MqttService).request('global/plain', null)).resolves.toEqual({ recovered: 'plain handler failed' });
+  });
+
+  it.each([
+    ['app.useGlobalFilters()', 'global'],
+    ['an APP_FILTER provider', 'provider'],
+  ])('an error that %s does not catch is logged once, with the handler and the topic (no ExceptionsHandler line)', async (_label, how) => {
+    const logger = new CaptureLogger();
+    const mqtt =
+      how === 'global'
+        ? (await bootApp([Failing, AllowAll], (nest) => nest.useGlobalFilters(new GlobalRangeFilter()), logger)).get(MqttService)
+        : (await boot([Failing], { reply: true, replyErrorDetails: true }, { logger, providers: [{ provide: APP_FILTER, useClass: GlobalRangeFilter }] })).get(MqttService);
+    await expect(mqtt.request('global/other', null)).rejects.toThrow('the responder failed: not a RangeError');
+    const errors = logger.lines.filter((line) => line.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].text).toContain("Failing#other failed on 'global/other': not a RangeError");
+    expect(logger.lines.filter((line) => line.text.includes('ExceptionsHandler'))).toEqual([]);
+    // What the filter declares is still caught.
+    await expect(mqtt.request('global/plain', null)).resolves.toEqual({ recovered: 'plain handler failed' });
+    expect(logger.lines.filter((line) => line.level === 'error')).toHaveLength(1);
   });
 
   @Injectable()

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApplicationConfig, ExternalContextCreator } from '@nestjs/core';
 import type { IPublishPacket } from 'mqtt';
-import { ENHANCER_METADATA_KEYS, EXCEPTION_FILTERS_METADATA, MQTT_CONTEXT_TYPE, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
+import { ENHANCER_METADATA_KEYS, EXCEPTION_FILTERS_METADATA, FILTER_CATCH_TYPES_METADATA, MQTT_CONTEXT_TYPE, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
 import { MqttContext } from './mqtt-context.js';
 import { MqttParamType } from './decorators/param.decorators.js';
 
@@ -20,6 +20,24 @@ export interface PreparedHandler {
 }
 
 type HandlerArgs = [payload: unknown, topic: string, packet: IPublishPacket, context: MqttContext];
+
+/** Exception types from `@Catch(...)`. */
+type CatchTypes = ReadonlyArray<abstract new (...args: never[]) => unknown>;
+
+/**
+ * The types a filter (a class, or an instance) catches, read where Nest reads them: the prototype
+ * first, then the class. Empty: it catches everything. Undefined: unknown (treated as everything).
+ */
+function catchTypesOf(filter: object): CatchTypes | undefined {
+  const key = FILTER_CATCH_TYPES_METADATA;
+  if (key === undefined) return undefined;
+  const read = (target: unknown): unknown =>
+    (typeof target === 'object' && target !== null) || typeof target === 'function' ? Reflect.getMetadata(key, target) : undefined;
+  const [prototype, classRef]: unknown[] =
+    typeof filter === 'function' ? [(filter as { prototype?: unknown }).prototype, filter] : [Object.getPrototypeOf(filter), filter.constructor];
+  const types = read(prototype) ?? read(classRef) ?? [];
+  return Array.isArray(types) ? (types as CatchTypes) : undefined;
+}
 
 /** Resolves our parameter decorators from the handler arguments. */
 const paramsFactory = {
@@ -89,15 +107,24 @@ export class HandlerInvokerFactory {
     return {
       invoke: (payload, topic, packet, context) => wrapped(payload, topic, packet, context),
       needsContext: true,
-      filterError: this.hasFilters(instance, method) ? this.filterRunner(target, method, methodName) : undefined,
+      filterError: this.hasFilters(instance, method) ? this.filterRunner(target, method, methodName, this.caughtTypes(instance, method)) : undefined,
     };
   }
 
   /**
    * Exception filters through Nest's own selection (by exception type, method before class before
    * global): a stand-in callback that throws the handler's error, carrying the method's metadata.
+   *
+   * An error that none of the filters catches (`caught`, when not undefined) is rejected at once:
+   * Nest's chain would log it (ExternalExceptionFilter, 'ExceptionsHandler') before the dispatcher
+   * logs it with the handler and the topic. The check runs on errors only.
    */
-  private filterRunner(instance: Record<string, (...args: unknown[]) => unknown>, method: object, methodName: string): NonNullable<PreparedHandler['filterError']> {
+  private filterRunner(
+    instance: Record<string, (...args: unknown[]) => unknown>,
+    method: object,
+    methodName: string,
+    caught: CatchTypes | undefined,
+  ): NonNullable<PreparedHandler['filterError']> {
     let pending: unknown;
     const rethrow = (): never => {
       const error = pending;
@@ -119,9 +146,31 @@ export class HandlerInvokerFactory {
       MQTT_CONTEXT_TYPE,
     );
     return (error, payload, topic, packet, context) => {
+      if (caught !== undefined && !isCaught(error, caught)) return Promise.reject(error);
       pending = error; // read synchronously by rethrow() within this call
       return runner(payload, topic, packet, context);
     };
+  }
+
+  /**
+   * The exception types that the handler's filters catch, from the filters Nest's chain would hold
+   * (method, class, and global as they stand now, when Nest builds that chain too); undefined when
+   * one of them catches everything (or its types cannot be read).
+   */
+  private caughtTypes(instance: object, method: object): CatchTypes | undefined {
+    const filters: unknown[] = [
+      ...this.config.getGlobalFilters(),
+      ...((Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, instance.constructor) as unknown[] | undefined) ?? []),
+      ...((Reflect.getMetadata(EXCEPTION_FILTERS_METADATA, method) as unknown[] | undefined) ?? []),
+    ];
+    const caught: Array<CatchTypes[number]> = [];
+    for (const filter of filters) {
+      if (filter == null || (typeof filter !== 'object' && typeof filter !== 'function')) continue; // Nest skips these too
+      const types = catchTypesOf(filter);
+      if (types === undefined || types.length === 0) return undefined;
+      caught.push(...types);
+    }
+    return caught;
   }
 
   private needsNestContext(instance: object, methodName: string, method: object): boolean {
@@ -156,5 +205,14 @@ export class HandlerInvokerFactory {
 
   private hasGlobalFilters(): boolean {
     return this.config.getGlobalFilters().length > 0 || this.config.getGlobalRequestFilters().length > 0;
+  }
+}
+
+/** Whether one of `types` catches `error` (instanceof, as Nest selects); if that cannot be told, Nest's chain decides. */
+function isCaught(error: unknown, types: CatchTypes): boolean {
+  try {
+    return types.some((type) => error instanceof type);
+  } catch {
+    return true;
   }
 }

@@ -1,3 +1,5 @@
+import { Catch, UseFilters, type ExceptionFilter } from '@nestjs/common';
+
 /** Name of the client that `MqttModule.forRoot()` registers when no `name` is given. */
 export const DEFAULT_MQTT_CLIENT_NAME = 'default';
 
@@ -14,8 +16,31 @@ export const MQTT_EVENT_HANDLER_METADATA = Symbol('nestjs-mqtt:event-handler');
  */
 export const ROUTE_ARGS_METADATA = '__routeArguments__';
 
-/** Nest's enhancer metadata keys (written by @UseGuards, @UseInterceptors, @UsePipes, @UseFilters). */
-export const EXCEPTION_FILTERS_METADATA = '__exceptionFilters__';
+/**
+ * The metadata key under which a public Nest decorator, applied to a probe, stored a value that
+ * `holds` recognises: the keys below are read from the decorators themselves, not copied from Nest.
+ */
+function keyWritten(target: object, holds: (value: unknown) => boolean): string | symbol | undefined {
+  return (Reflect.getOwnMetadataKeys(target) as Array<string | symbol>).find((key) => holds(Reflect.getOwnMetadata(key, target)));
+}
+class ProbeError extends Error {}
+class ProbeFilter implements ExceptionFilter {
+  catch(): void {}
+}
+class ProbeHost {}
+const probeFilter = new ProbeFilter();
+Catch(ProbeError)(ProbeFilter);
+UseFilters(probeFilter)(ProbeHost);
+
+/**
+ * Where `@Catch(...types)` keeps the exception types a filter catches (none: everything). Undefined
+ * only if Nest stopped storing them as it did; then every error is handed to Nest's filters.
+ */
+export const FILTER_CATCH_TYPES_METADATA = keyWritten(ProbeFilter, (value) => Array.isArray(value) && value.length === 1 && value[0] === ProbeError);
+
+/** Nest's enhancer metadata keys (written by @UseGuards, @UseInterceptors, @UsePipes, @UseFilters); the @UseFilters one is read from the decorator. */
+export const EXCEPTION_FILTERS_METADATA =
+  keyWritten(ProbeHost, (value) => Array.isArray(value) && value.includes(probeFilter)) ?? '__exceptionFilters__';
 export const ENHANCER_METADATA_KEYS = ['__guards__', '__interceptors__', '__pipes__', EXCEPTION_FILTERS_METADATA] as const;
 
 /** MQTT protocol limits (MQTT 3.1.1 §1.5.3, §4.7; Mosquitto's TOPIC_HIERARCHY_LIMIT). */
