@@ -1,9 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import { filter as where, take, toArray } from 'rxjs/operators';
-import { MqttModule, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
+import { MqttService, OnTopic } from 'nestjs-mqtt';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
 import { brokerSuite } from '../support/broker-suite.js';
 import { Inbox } from '../support/inbox.js';
@@ -15,16 +14,7 @@ import { Inbox } from '../support/inbox.js';
  * session may hold copies queued under identifiers of an earlier deploy.
  */
 const suite = brokerSuite();
-
-async function boot(providers: Array<new (...args: never[]) => unknown>, options: Partial<MqttModuleOptions> = {}): Promise<TestingModule> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [MqttModule.forRoot({ url: suite.broker.url(), protocolVersion: 5, ...options })],
-    providers,
-  }).compile();
-  suite.apps.push(moduleRef);
-  await moduleRef.init();
-  return moduleRef;
-}
+const boot: typeof suite.boot = (providers, options = {}, logger) => suite.boot(providers, { protocolVersion: 5, ...options }, logger);
 
 const port = (): number => suite.broker.ports.plain as number;
 

@@ -1,33 +1,17 @@
 import { describe, expect, it } from '@jest/globals';
 import { ForbiddenException, Injectable } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
 import type { Packet } from 'mqtt';
 import { firstValueFrom } from 'rxjs';
 import { filter as where } from 'rxjs/operators';
-import { MqttModule, MqttPublishError, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
+import { MqttPublishError, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
 import { brokerSuite } from '../support/broker-suite.js';
 import { CaptureLogger } from '../support/capture-logger.js';
 import { Inbox } from '../support/inbox.js';
 
 const suite = brokerSuite();
+const boot = suite.boot.bind(suite);
 const port = (): number => suite.broker.ports.plain as number;
-
-async function boot(
-  providers: Array<new (...args: never[]) => unknown>,
-  options: Partial<MqttModuleOptions> = {},
-  logger = new CaptureLogger(),
-): Promise<TestingModule> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [MqttModule.forRoot({ url: suite.broker.url(), ...options })],
-    providers,
-  })
-    .setLogger(logger)
-    .compile();
-  suite.apps.push(moduleRef);
-  await moduleRef.init();
-  return moduleRef;
-}
 
 /** A promise the test resolves when it wants the handler to finish. */
 class Gate {

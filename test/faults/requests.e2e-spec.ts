@@ -1,45 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import { filter as where } from 'rxjs/operators';
-import { MqttArgumentError, MqttModule, MqttRequestError, MqttService, OnMessage, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
+import { MqttArgumentError, MqttRequestError, MqttService, OnMessage, OnTopic } from 'nestjs-mqtt';
 import { mosquittoPub, mosquittoSub } from '../fixtures/mosquitto-clients.js';
 import { brokerSuite } from '../support/broker-suite.js';
 import { CaptureLogger } from '../support/capture-logger.js';
+import { unhandledRejections } from '../support/unhandled-rejections.js';
 
 const suite = brokerSuite();
+const boot: typeof suite.boot = (providers, options = {}, logger) => suite.boot(providers, { protocolVersion: 5, ...options }, logger);
 
-async function boot(
-  providers: Array<new (...args: never[]) => unknown>,
-  options: Partial<MqttModuleOptions> = {},
-  logger = new CaptureLogger(),
-): Promise<TestingModule> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [MqttModule.forRoot({ url: suite.broker.url(), protocolVersion: 5, ...options })],
-    providers,
-  })
-    .setLogger(logger)
-    .compile();
-  suite.apps.push(moduleRef);
-  await moduleRef.init();
-  return moduleRef;
-}
-
-/** Unhandled rejections reach this list instead of killing the process (Node's default is to exit). */
-const unhandled: unknown[] = [];
-const record = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', record);
-});
-afterAll(() => {
-  process.off('unhandledRejection', record);
-});
-
-/** Node reports an unhandled rejection once the microtask queue is empty: after a macrotask turn. */
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const unhandled = unhandledRejections();
 
 const offline = (mqtt: MqttService): Promise<unknown> => firstValueFrom(mqtt.status$.pipe(where((status) => status === 'offline')));
 
@@ -55,9 +27,7 @@ describe('request(): every request settles, none crashes the process', () => {
     const pending = mqtt.request('rpc/none', 'ping', { timeout: 60_000 });
     await app.close();
     await expect(pending).rejects.toThrow(MqttRequestError);
-    await turn();
-    await turn();
-    expect(unhandled).toEqual([]);
+    expect(await unhandled.settled()).toEqual([]);
     await suite.broker.restart();
   });
 
@@ -67,8 +37,7 @@ describe('request(): every request settles, none crashes the process', () => {
     await expect(app.get(MqttService).request('rpc/x', 'ping', { timeout: 200 })).rejects.toMatchObject({ timedOut: true });
     await app.close();
     await suite.broker.restart();
-    await turn();
-    expect(unhandled).toEqual([]);
+    expect(await unhandled.settled()).toEqual([]);
   });
 
   it('a timeout longer than Node timers can hold is refused, not fired at once', async () => {

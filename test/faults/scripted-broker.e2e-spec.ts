@@ -5,6 +5,7 @@ import { firstValueFrom } from 'rxjs';
 import { filter as where } from 'rxjs/operators';
 import { MqttModule, MqttService, MqttSubscribeError, OnMessage, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { CaptureLogger } from '../support/capture-logger.js';
+import { unhandledRejections } from '../support/unhandled-rejections.js';
 import { FakeBroker } from '../support/fake-broker.js';
 import { Inbox } from '../support/inbox.js';
 
@@ -29,17 +30,8 @@ afterAll(async () => {
   await broker.close();
 });
 
-const unhandled: unknown[] = [];
-const record = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', record);
-});
-afterAll(() => {
-  process.off('unhandledRejection', record);
-});
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const unhandled = unhandledRejections();
+
 
 async function compile(providers: Array<new (...args: never[]) => unknown>, options: Partial<MqttModuleOptions> = {}): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
@@ -112,9 +104,7 @@ describe('subscriptions the broker refuses or downgrades', () => {
     const app = await compile([Decorated]);
     await expect(app.init()).rejects.toThrow(/Unsupported Protocol Version/);
     await app.close();
-    await turn();
-    await turn();
-    expect(unhandled).toEqual([]);
+    expect(await unhandled.settled()).toEqual([]);
   });
 });
 
