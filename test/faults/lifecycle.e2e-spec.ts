@@ -3,7 +3,7 @@ import { ForbiddenException, Injectable } from '@nestjs/common';
 import type { Packet } from 'mqtt';
 import { firstValueFrom } from 'rxjs';
 import { filter as where } from 'rxjs/operators';
-import { MqttPublishError, MqttService, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
+import { MqttPublishError, MqttService, OnConnect, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
 import { brokerSuite } from '../support/broker-suite.js';
 import { CaptureLogger } from '../support/capture-logger.js';
@@ -154,5 +154,19 @@ describe('handler failures never crash the process', () => {
     await boot([Forbidding], {}, logger);
     await mosquittoPub(port(), 'forbid/x', 'x');
     expect(await logger.waitFor('Forbidding#on failed')).toMatchObject({ level: 'error' });
+  });
+
+  it('an @OnConnect handler that throws a value String() cannot convert is logged; the client runs on', async () => {
+    @Injectable()
+    class Hooks {
+      @OnConnect()
+      connected(): void {
+        throw Object.create(null) as Error;
+      }
+    }
+    const logger = new CaptureLogger();
+    const app = await boot([Hooks], {}, logger);
+    expect(await logger.waitFor("Hooks#connected failed on 'connect'")).toMatchObject({ level: 'error' });
+    await expect(app.get(MqttService).publish('hooks/ok', 'x', { qos: 1 })).resolves.toHaveProperty('messageId');
   });
 });

@@ -6,6 +6,7 @@ import { MqttArgumentError, MqttRequestError, MqttService, OnMessage, OnTopic } 
 import { mosquittoPub, mosquittoSub } from '../fixtures/mosquitto-clients.js';
 import { brokerSuite } from '../support/broker-suite.js';
 import { CaptureLogger } from '../support/capture-logger.js';
+import { Inbox } from '../support/inbox.js';
 import { unhandledRejections } from '../support/unhandled-rejections.js';
 
 const suite = brokerSuite();
@@ -127,5 +128,33 @@ describe('replies to MQTT 5 response topics are opt-in', () => {
     await requester.client.publishAsync('elsewhere/y', '{}', { qos: 1, properties: { responseTopic: '$SYS/x', correlationData: Buffer.from('c2') } });
     expect(await logger.waitFor("'$SYS/x' starts with '$'")).toMatchObject({ level: 'warn' });
     expect(app.get(Telemetry)).toBeDefined();
+  });
+
+  it('replies beyond replyBacklogBytes are not sent, with a warning', async () => {
+    const logger = new CaptureLogger();
+    await boot([Rpc], { replyBacklogBytes: 4 }, logger);
+    const requester = (await boot([], {}, logger)).get(MqttService);
+    await expect(requester.request('rpc/add', [1, 2], { timeout: 300 })).rejects.toMatchObject({ timedOut: true });
+    expect(await logger.waitFor('replyBacklogBytes 4')).toMatchObject({ level: 'warn' });
+  });
+
+  it('@OnMessage gets what no @OnTopic handler, observer or request reply matched', async () => {
+    @Injectable()
+    class Rest {
+      readonly got = new Inbox<string>();
+      @OnMessage()
+      on(_payload: unknown, topic: string): void {
+        this.got.push(topic);
+      }
+    }
+    const app = await boot([Rest]);
+    const mqtt = app.get(MqttService);
+    const observed = firstValueFrom(mqtt.observe('seen/x'));
+    await mqtt.subscribe(['seen/x', 'unseen/y']);
+    await expect(mqtt.request('rpc/nobody', null, { timeout: 100 })).rejects.toMatchObject({ timedOut: true });
+    await mosquittoPub(suite.broker.ports.plain as number, 'seen/x', '1');
+    await mosquittoPub(suite.broker.ports.plain as number, 'unseen/y', '2');
+    await observed;
+    expect(await app.get(Rest).got.waitFor(1)).toEqual(['unseen/y']);
   });
 });

@@ -112,6 +112,8 @@ describe('connection refusals that mean "try again later"', () => {
   it.each([
     [5, 'Server busy (0x89)', 0x89],
     [5, 'Server unavailable (0x88)', 0x88],
+    [5, 'Quota exceeded (0x97)', 0x97],
+    [5, 'Connection rate exceeded (0x9F)', 0x9f],
     [4, 'Server unavailable (3)', 3],
   ] as const)('MQTT %i: a CONNACK refusal %s once does not fail bootstrap; the client connects on the next attempt', async (protocolVersion, _name, code) => {
     broker.connack = [code];
