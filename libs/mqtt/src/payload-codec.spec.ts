@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { describe, expect, it } from '@jest/globals';
 import { MqttArgumentError } from './errors/mqtt-argument.error.js';
 import { decodePayload, encodePayload, parseJson, PayloadDecodeFailure } from './payload-codec.js';
@@ -48,6 +49,89 @@ describe('decodePayload', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(Object.prototype.hasOwnProperty.call(decoded, '__proto__')).toBe(false);
     expect(decoded).toEqual({ a: {}, ok: true });
+  });
+
+  describe('keys spelled with \\u escapes', () => {
+    /** What applications commonly do with a decoded payload: copy every key into their own object. */
+    function naiveDeepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
+      for (const key of Object.keys(source)) {
+        const value = source[key];
+        if (typeof value === 'object' && value !== null) {
+          if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
+          naiveDeepMerge(target[key] as Record<string, unknown>, value as Record<string, unknown>);
+        } else {
+          target[key] = value;
+        }
+      }
+    }
+
+    it.each([
+      ['__proto__ with one escaped character', '{"\\u005f_proto__":{"isAdmin":true}}'],
+      ['__proto__ fully escaped, upper-case hex', '{"\\u005F\\u005F\\u0070roto\\u005F\\u005F":{"isAdmin":true}}'],
+      ['__proto__ deep inside arrays and objects', '{"list":[{"x":[{"\\u005f_proto__":{"isAdmin":true}}]}]}'],
+      ['constructor.prototype, escaped', '{"a":{"constr\\u0075ctor":{"prot\\u006ftype":{"isAdmin":true}}}}'],
+    ])('drops %s, so a naive deep merge cannot pollute Object.prototype', (_name, json) => {
+      try {
+        for (const format of ['json', 'auto'] as const) {
+          const decoded = decodePayload(Buffer.from(json), format, MAX, 't') as Record<string, unknown>;
+          const text = JSON.stringify(decoded);
+          expect(text).not.toMatch(/__proto__|constructor|prototype|isAdmin/);
+          naiveDeepMerge({}, decoded);
+          expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+          expect(Object.prototype.hasOwnProperty.call(Object.prototype, 'isAdmin')).toBe(false);
+        }
+      } finally {
+        delete (Object.prototype as Record<string, unknown>).isAdmin;
+      }
+    });
+
+    it('drops them from nesting deeper than the call stack', () => {
+      const depth = 200_000;
+      const decoded = parseJson(`${'['.repeat(depth)}{"\\u005f_proto__":{"isAdmin":true},"k":1}${']'.repeat(depth)}`);
+      let inner: unknown = decoded;
+      for (let i = 0; i < depth; i++) inner = (inner as unknown[])[0];
+      expect(Object.keys(inner as object)).toEqual(['k']);
+    });
+
+    it('still decodes other escapes and keeps ordinary escaped keys', () => {
+      expect(parseJson('{"\\u0061":"line\\nbreak \\"q\\" \\\\u005f_proto__","b":[1]}')).toEqual({ a: 'line\nbreak "q" \\u005f_proto__', b: [1] });
+    });
+  });
+
+  describe('invalid UTF-8', () => {
+    const invalid = Buffer.from([0x22, 0xff, 0xfe, 0x22]); // "\xff\xfe": a JSON string of two invalid bytes
+
+    it('json: refuses it, naming the reason, instead of decoding U+FFFD', () => {
+      expect(() => decodePayload(invalid, 'json', MAX, 't')).toThrow(PayloadDecodeFailure);
+      expect(() => decodePayload(invalid, 'json', MAX, 't')).toThrow(/not valid UTF-8/);
+      expect(() => decodePayload(Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), 'json', MAX, 't')).toThrow(/not valid UTF-8/);
+    });
+
+    it('auto: hands over the Buffer, as for any payload that is not UTF-8', () => {
+      expect(decodePayload(invalid, 'auto', MAX, 't')).toBe(invalid);
+      const object = Buffer.concat([Buffer.from('{"a":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]); // an encoded surrogate
+      expect(decodePayload(object, 'auto', MAX, 't')).toBe(object);
+    });
+
+    it('accepts a U+FFFD the sender encoded, and agrees with isUtf8 on random bytes', () => {
+      expect(decodePayload(Buffer.from('"\ufffd"'), 'json', MAX, 't')).toBe('\ufffd');
+      expect(decodePayload(Buffer.from('a\ufffd'), 'auto', MAX, 't')).toBe('a\ufffd');
+      // Bytes around the UTF-8 boundaries: continuation, lead, overlong, surrogate and out-of-range leads.
+      const pool = [0x22, 0x61, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xbd, 0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x90];
+      let seed = 7;
+      const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+      for (let i = 0; i < 5_000; i++) {
+        const bytes = Buffer.from(Array.from({ length: 1 + Math.floor(random() * 6) }, () => pool[Math.floor(random() * pool.length)]));
+        const decoded = decodePayload(bytes, 'auto', MAX, 't');
+        expect([bytes.toString('hex'), decoded === bytes]).toEqual([bytes.toString('hex'), !isUtf8(bytes)]);
+      }
+    });
+
+    it('json and auto still decode valid multi-byte UTF-8', () => {
+      expect(decodePayload(Buffer.from('{"städte":["Zürich","東京"]}'), 'json', MAX, 't')).toEqual({ städte: ['Zürich', '東京'] });
+      expect(decodePayload(Buffer.from('"grüße"'), 'auto', MAX, 't')).toBe('grüße');
+      expect(decodePayload(Buffer.from('grüße'), 'auto', MAX, 't')).toBe('grüße');
+    });
   });
 });
 
