@@ -24,7 +24,7 @@ let sink = 0;
 async function runRaw(workload: Workload): Promise<void> {
   const handlers = new Map<string, (payload: unknown) => void>();
   for (const key of workload.rawKeys) handlers.set(key, (payload) => (sink += (payload as { i: number }).i & 1));
-  const client = await mqtt.connectAsync(url, { clean: true });
+  const client = await mqtt.connectAsync(url, { clean: true, protocolVersion: workload.moduleOptions?.protocolVersion ?? 4 });
   client.on('message', (topic, payload) => {
     handlers.get(workload.rawKey(topic))?.(JSON.parse(payload.toString()));
     tick();

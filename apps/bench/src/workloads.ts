@@ -53,6 +53,17 @@ export const WORKLOADS: readonly Workload[] = [
     target: 1.1,
   },
   {
+    // MQTT 5: every copy names its subscription identifier, and the dispatcher routes by it.
+    name: '1,000 wildcard handlers, MQTT 5 (routed by subscription identifier)',
+    filters: range(HANDLERS).map((i) => `bench/${i}/+`),
+    topic: (i) => `bench/${i % HANDLERS}/data`,
+    rawKey: firstTwoLevels,
+    rawKeys: range(HANDLERS).map((i) => `bench/${i}`),
+    qos: 0,
+    moduleOptions: { protocolVersion: 5 },
+    target: 1.1,
+  },
+  {
     name: 'one wildcard handler with a guard and a pipe',
     filters: ['bench/#'],
     topic: (i) => `bench/${i % HANDLERS}/data`,
