@@ -125,3 +125,31 @@ describe('TopicRouter match cache', () => {
     for (let i = 0; i < 10_000; i++) expect(router.match(`t/${i}`)).toEqual([1]);
   });
 });
+
+describe('TopicRouter match cache memory', () => {
+  // Two matching filters: an uncached lookup merges them into a new array, a cached one returns the same.
+  const router = () => {
+    const r = new TopicRouter<string>();
+    r.add('in/#', 'all');
+    r.add('in/+', 'one');
+    return r;
+  };
+
+  it('never caches a topic longer than 1 KiB, so long topics cannot pin memory', () => {
+    const r = router();
+    const short = 'in/x';
+    expect(r.match(short)).toBe(r.match(short));
+    const long = `in/${'x'.repeat(2_000)}`;
+    expect([...r.match(long)].sort()).toEqual(['all', 'one']);
+    expect(r.match(long)).not.toBe(r.match(long));
+  });
+
+  it('caches at most 1 MiB of topic characters, forgetting older topics', () => {
+    const r = router();
+    const first = r.match('in/first');
+    const topics = Array.from({ length: 1_100 }, (_, i) => `in/${String(i).padStart(4, '0')}${'y'.repeat(996)}`);
+    for (const topic of topics) expect(r.match(topic)).toHaveLength(2);
+    expect(r.match('in/first')).not.toBe(first);
+    expect(r.match('in/first')).toEqual(first);
+  });
+});

@@ -46,8 +46,12 @@ class RouterNode<T> {
 }
 
 const NONE: readonly never[] = Object.freeze([]);
-/** Topics whose match result is remembered; IoT topic sets repeat (one per device and metric). */
+/** Topics whose match result is remembered at most; IoT topic sets repeat (one per device and metric). */
 const CACHE_SIZE = 4_096;
+/** Characters of the remembered topics at most (at most 2 MiB: V8 stores a character in one or two bytes). */
+const CACHE_CHARS = 1024 * 1024;
+/** Longer topics are never remembered (a topic may be 64 KiB); their lookups walk the trie. */
+const CACHE_MAX_TOPIC_LENGTH = 1024;
 
 /**
  * Maps MQTT topic filters to values and finds every value whose filter matches a topic.
@@ -58,6 +62,10 @@ const CACHE_SIZE = 4_096;
  * Matching follows MQTT 3.1.1 §4.7: `+` matches one level (empty too), `#` matches the
  * rest including the parent level, and topics starting with `$` never match a leading
  * `+` or `#`. `$share/<group>/` is ignored for matching.
+ *
+ * Wildcard lookups are remembered per topic, for at most 4,096 topics and 1 Mi characters of
+ * topics; topics over 1,024 characters are never remembered. Whatever the topics a peer sends,
+ * the cache holds at most about 2 MiB of them.
  */
 export class TopicRouter<T> {
   private readonly exact = new Map<string, T[]>();
@@ -66,6 +74,8 @@ export class TopicRouter<T> {
   private count = 0;
   /** topic -> match result for wildcard lookups; dropped whenever a filter is added or removed. */
   private readonly cache = new Map<string, readonly T[]>();
+  /** Characters of the topics in `cache`. */
+  private cacheChars = 0;
 
   /** Number of (filter, value) registrations. */
   get size(): number {
@@ -92,7 +102,7 @@ export class TopicRouter<T> {
     }
     // The same value under the same filter is one registration.
     if (list.includes(value)) return;
-    this.cache.clear();
+    this.clearCache();
     list.push(value);
     if (!parsed.exact) this.wildcardCount++;
     this.count++;
@@ -105,7 +115,7 @@ export class TopicRouter<T> {
       const list = this.exact.get(parsed.matchFilter);
       if (!list || !removeFrom(list, value)) return false;
       if (list.length === 0) this.exact.delete(parsed.matchFilter);
-      this.cache.clear();
+      this.clearCache();
       this.count--;
       return true;
     }
@@ -125,7 +135,7 @@ export class TopicRouter<T> {
       removed = !!node.end && removeFrom(node.end, value);
     }
     if (!removed) return false;
-    this.cache.clear();
+    this.clearCache();
     this.prune(path, parsed.levels);
     this.wildcardCount--;
     this.count--;
@@ -140,14 +150,25 @@ export class TopicRouter<T> {
     if (this.wildcardCount === 0) {
       return this.exact.get(topic) ?? NONE;
     }
-    const cached = this.cache.get(topic);
-    if (cached) return cached;
+    const cacheable = topic.length <= CACHE_MAX_TOPIC_LENGTH;
+    if (cacheable) {
+      const cached = this.cache.get(topic);
+      if (cached) return cached;
+    }
     const collector: Collector<T> = { first: this.exact.get(topic), merged: undefined };
     walk(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 0x24 /* '$' */, collector);
     const result = collector.merged ?? collector.first ?? NONE;
-    if (this.cache.size >= CACHE_SIZE) this.cache.clear();
-    this.cache.set(topic, result);
+    if (cacheable) {
+      if (this.cache.size >= CACHE_SIZE || this.cacheChars + topic.length > CACHE_CHARS) this.clearCache();
+      this.cache.set(topic, result);
+      this.cacheChars += topic.length;
+    }
     return result;
+  }
+
+  private clearCache(): void {
+    this.cache.clear();
+    this.cacheChars = 0;
   }
 
   private prune(path: RouterNode<T>[], levels: readonly string[]): void {
