@@ -12,10 +12,10 @@ class RouterNode<T> {
   private children: Map<string, RouterNode<T>> | undefined;
   /** The `+` child. */
   plus: RouterNode<T> | undefined;
-  /** Values whose filter ends with `#` at this depth (they also match the parent level). */
-  hash: T[] | undefined;
-  /** Values whose filter ends exactly here. */
-  end: T[] | undefined;
+  /** Values whose filter ends with `#` at this depth (they also match the parent level). Copy-on-write. */
+  hash: readonly T[] | undefined;
+  /** Values whose filter ends exactly here. Copy-on-write. */
+  end: readonly T[] | undefined;
 
   child(level: string): RouterNode<T> | undefined {
     return this.children ? this.children.get(level) : level === this.soleKey ? this.sole : undefined;
@@ -63,12 +63,16 @@ const CACHE_MAX_TOPIC_LENGTH = 1024;
  * rest including the parent level, and topics starting with `$` never match a leading
  * `+` or `#`. `$share/<group>/` is ignored for matching.
  *
+ * The lists of values are copy-on-write: add() and remove() replace a list, never change it, so
+ * an array that match() or valuesOf() returned stays as it was even when a caller iterating it
+ * removes a value (an observer torn down during its own delivery).
+ *
  * Wildcard lookups are remembered per topic, for at most 4,096 topics and 1 Mi characters of
  * topics; topics over 1,024 characters are never remembered. Whatever the topics a peer sends,
  * the cache holds at most about 2 MiB of them.
  */
 export class TopicRouter<T> {
-  private readonly exact = new Map<string, T[]>();
+  private readonly exact = new Map<string, readonly T[]>();
   private readonly root = new RouterNode<T>();
   private wildcardCount = 0;
   private count = 0;
@@ -85,10 +89,11 @@ export class TopicRouter<T> {
   /** Registers `value` under `filter` (named wildcards allowed). Throws MqttTopicError on a bad filter. */
   add(filter: string, value: T): void {
     const parsed = parseTopicFilter(filter, 'filter');
-    let list: T[];
     if (parsed.exact) {
-      list = this.exact.get(parsed.matchFilter) ?? [];
-      this.exact.set(parsed.matchFilter, list);
+      const list = this.exact.get(parsed.matchFilter);
+      // The same value under the same filter is one registration.
+      if (list?.includes(value)) return;
+      this.exact.set(parsed.matchFilter, list ? [...list, value] : [value]);
     } else {
       let node = this.root;
       const last = parsed.levels.length - 1;
@@ -97,14 +102,17 @@ export class TopicRouter<T> {
         node = level === '+' ? (node.plus ??= new RouterNode<T>()) : node.childOrNew(level);
       }
       const level = parsed.levels[last];
-      if (level === '#') list = node.hash ??= [];
-      else list = (level === '+' ? (node.plus ??= new RouterNode<T>()) : node.childOrNew(level)).end ??= [];
+      if (level === '#') {
+        if (node.hash?.includes(value)) return;
+        node.hash = node.hash ? [...node.hash, value] : [value];
+      } else {
+        const end = level === '+' ? (node.plus ??= new RouterNode<T>()) : node.childOrNew(level);
+        if (end.end?.includes(value)) return;
+        end.end = end.end ? [...end.end, value] : [value];
+      }
+      this.wildcardCount++;
     }
-    // The same value under the same filter is one registration.
-    if (list.includes(value)) return;
     this.clearCache();
-    list.push(value);
-    if (!parsed.exact) this.wildcardCount++;
     this.count++;
   }
 
@@ -113,28 +121,29 @@ export class TopicRouter<T> {
     const parsed = parseTopicFilter(filter, 'filter');
     if (parsed.exact) {
       const list = this.exact.get(parsed.matchFilter);
-      if (!list || !removeFrom(list, value)) return false;
-      if (list.length === 0) this.exact.delete(parsed.matchFilter);
+      if (!list?.includes(value)) return false;
+      const rest = without(list, value);
+      if (rest) this.exact.set(parsed.matchFilter, rest);
+      else this.exact.delete(parsed.matchFilter);
       this.clearCache();
       this.count--;
       return true;
     }
     const path: RouterNode<T>[] = [this.root];
     let node: RouterNode<T> | undefined = this.root;
-    let removed = false;
     for (const level of parsed.levels) {
-      if (level === '#') {
-        removed = !!node.hash && removeFrom(node.hash, value);
-        break;
-      }
+      if (level === '#') break;
       node = level === '+' ? node.plus : node.child(level);
       if (!node) return false;
       path.push(node);
     }
-    if (parsed.levels[parsed.levels.length - 1] !== '#') {
-      removed = !!node.end && removeFrom(node.end, value);
+    if (parsed.levels[parsed.levels.length - 1] === '#') {
+      if (!node.hash?.includes(value)) return false;
+      node.hash = without(node.hash, value);
+    } else {
+      if (!node.end?.includes(value)) return false;
+      node.end = without(node.end, value);
     }
-    if (!removed) return false;
     this.clearCache();
     this.prune(path, parsed.levels);
     this.wildcardCount--;
@@ -143,8 +152,28 @@ export class TopicRouter<T> {
   }
 
   /**
-   * Every value whose filter matches `topic`, each once. The returned array must not be
-   * modified: for the common single-source case it is the router's own list.
+   * The values registered under `filter` itself (not under other filters that match the same
+   * topics), parsed as add() parses it: `$share/<group>/` and wildcard names do not count, so
+   * `$share/g/a/+x` and `a/+` name one list. Never changed afterwards; must not be modified.
+   */
+  valuesOf(filter: string): readonly T[] {
+    const parsed = parseTopicFilter(filter, 'filter');
+    if (parsed.exact) return this.exact.get(parsed.matchFilter) ?? NONE;
+    let node: RouterNode<T> | undefined = this.root;
+    const last = parsed.levels.length - 1;
+    for (let i = 0; i < last && node; i++) {
+      const level = parsed.levels[i];
+      node = level === '+' ? node.plus : node.child(level);
+    }
+    if (!node) return NONE;
+    const level = parsed.levels[last];
+    if (level === '#') return node.hash ?? NONE;
+    return (level === '+' ? node.plus : node.child(level))?.end ?? NONE;
+  }
+
+  /**
+   * Every value whose filter matches `topic`, each once. The returned array is never changed
+   * afterwards (often it is the router's own copy-on-write list) and must not be modified.
    */
   match(topic: string): readonly T[] {
     if (this.wildcardCount === 0) {
@@ -217,9 +246,9 @@ function walk<T>(node: RouterNode<T>, levels: string[], depth: number, dollar: b
   if (node.plus && wildcardsAllowed) walk(node.plus, levels, depth + 1, dollar, out);
 }
 
-function removeFrom<T>(list: T[], value: T): boolean {
+/** `list` without `value` (which it holds), as a new array; undefined when nothing is left. */
+function without<T>(list: readonly T[], value: T): readonly T[] | undefined {
+  if (list.length === 1) return undefined;
   const index = list.indexOf(value);
-  if (index === -1) return false;
-  list.splice(index, 1);
-  return true;
+  return [...list.slice(0, index), ...list.slice(index + 1)];
 }
