@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { IPublishPacket } from 'mqtt';
+import { MQTT_DEFAULTS } from './options.js';
 
-/** Default for `DuplicateFilter`'s `maxEntries`: messages remembered at most (about 13 MiB of heap with short topics). */
-export const DEDUPE_MAX_ENTRIES = 40_000;
-/** Default for `DuplicateFilter`'s `maxBytes`: estimated memory of the remembered messages at most. */
-export const DEDUPE_MAX_BYTES = 16 * 1024 * 1024;
+/** Defaults from MQTT_DEFAULTS (the one place for them): a QoS 1 flood with a day-long window stays bounded. */
+export const DEDUPE_MAX_ENTRIES = MQTT_DEFAULTS.dedupeMaxEntries;
+export const DEDUPE_MAX_BYTES = MQTT_DEFAULTS.dedupeMaxBytes;
 
 /** What one remembered message is counted at beyond its key: Map entry, expiry and string headers (230 to 290 measured on Node 20). */
 const ENTRY_OVERHEAD_BYTES = 300;

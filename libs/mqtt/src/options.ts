@@ -158,6 +158,9 @@ export const MQTT_DEFAULTS = {
   reply: false,
   replyErrorDetails: false,
   replyBacklogBytes: 16 * 1024 * 1024,
+  /** What `dedupeWindowMs` remembers at most: messages (about 13 MiB of heap with short topics), and estimated bytes (topics included). */
+  dedupeMaxEntries: 40_000,
+  dedupeMaxBytes: 16 * 1024 * 1024,
   insecure: false,
   tlsMinVersion: 'TLSv1.2',
   /** Generated ids are this prefix plus random hex up to 23 characters, the MQTT 3.1 limit (44 random bits). */
