@@ -3,7 +3,7 @@ import { ForbiddenException, Injectable } from '@nestjs/common';
 import type { Packet } from 'mqtt';
 import { firstValueFrom } from 'rxjs';
 import { filter as where } from 'rxjs/operators';
-import { MqttPublishError, MqttService, OnConnect, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
+import { MqttPublishError, MqttService, MqttSubscribeError, OnConnect, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
 import { brokerSuite } from '../support/broker-suite.js';
 import { CaptureLogger } from '../support/capture-logger.js';
@@ -110,6 +110,90 @@ describe('shutdown', () => {
     await expect(queued0).rejects.toThrow(MqttPublishError);
     await expect(queued1).rejects.toThrow(MqttPublishError);
     await suite.broker.restart();
+  });
+});
+
+describe('promises settle across reconnects and app.close()', () => {
+  it('subscribe() while offline resolves after the next connection; one still pending at app.close() rejects', async () => {
+    const app = await boot([], { reconnectPeriod: 100 });
+    const mqtt = app.get(MqttService);
+    const offline = firstValueFrom(mqtt.status$.pipe(where((status) => status === 'offline')));
+    await suite.broker.stop();
+    await offline;
+    const later = mqtt.subscribe('later/#', { qos: 1 });
+    await suite.broker.restart();
+    await expect(later).resolves.toEqual([{ topic: 'later/#', qos: 1 }]);
+    const down = firstValueFrom(mqtt.status$.pipe(where((status) => status === 'offline')));
+    await suite.broker.stop();
+    await down;
+    const never = mqtt.subscribe('never/#');
+    await app.close();
+    await expect(never).rejects.toThrow(MqttSubscribeError);
+    await suite.broker.restart();
+  });
+
+  it('app.close() lets in-flight QoS 1/2 publishes finish before it disconnects', async () => {
+    const app = await boot([]);
+    const mqtt = app.get(MqttService);
+    const publishes = Array.from({ length: 60 }, (_, i) => mqtt.publish('flush/x', String(i), { qos: (1 + (i % 2)) as 1 | 2 }));
+    await app.close();
+    const results = await Promise.all(publishes);
+    expect(results.every((result) => typeof result.messageId === 'number')).toBe(true);
+  });
+});
+
+describe('subscriptions after a reconnect', () => {
+  const subscribes = (mqtt: MqttService): Packet[] => {
+    const sent: Packet[] = [];
+    mqtt.client.on('packetsend', (packet: Packet) => {
+      if (packet.cmd === 'subscribe') sent.push(packet);
+    });
+    return sent;
+  };
+  const reconnect = async (mqtt: MqttService): Promise<void> => {
+    const connected = new Promise<void>((resolve) => mqtt.client.once('connect', () => resolve()));
+    mqtt.client.stream.destroy(); // the connection drops; mqtt.js reconnects
+    await connected;
+  };
+
+  @Injectable()
+  class Two {
+    @OnTopic('re/a', { qos: 1 })
+    a(): void {}
+    @OnTopic('re/b/+')
+    b(): void {}
+    @OnTopic('$share/g/re/jobs')
+    jobs(): void {}
+  }
+
+  it('MQTT 5, clean session: every filter again, one SUBSCRIBE per filter, each with its subscription identifier', async () => {
+    const app = await boot([Two], { protocolVersion: 5, reconnectPeriod: 50 });
+    const mqtt = app.get(MqttService);
+    const sent = subscribes(mqtt);
+    await reconnect(mqtt);
+    await mqtt.subscribe(['re/a', 're/b/+', '$share/g/re/jobs'], { qos: 1 }); // resolves once all are granted
+    const filters = sent.map((packet) => (packet as unknown as { subscriptions: Array<{ topic: string }> }).subscriptions.map((s) => s.topic));
+    expect(filters.slice(0, 3).sort()).toEqual([['$share/g/re/jobs'], ['re/a'], ['re/b/+']]);
+    expect(sent.slice(0, 3).every((packet) => typeof (packet as { properties?: { subscriptionIdentifier?: number } }).properties?.subscriptionIdentifier === 'number')).toBe(true);
+  });
+
+  it('MQTT 3.1.1, present session: only the $share filter is sent again', async () => {
+    const app = await boot([Two], { clientId: 're-durable', clean: false, reconnectPeriod: 50 });
+    const mqtt = app.get(MqttService);
+    const sent = subscribes(mqtt);
+    const subscribed = new Promise<void>((resolve) => {
+      const onPacket = (packet: Packet): void => {
+        if (packet.cmd !== 'suback') return;
+        mqtt.client.off('packetreceive', onPacket);
+        resolve();
+      };
+      mqtt.client.on('packetreceive', onPacket);
+    });
+    await reconnect(mqtt);
+    await subscribed;
+    const filters = sent.flatMap((packet) => (packet as unknown as { subscriptions: Array<{ topic: string }> }).subscriptions.map((s) => s.topic));
+    expect(filters).toEqual(['$share/g/re/jobs']);
+    await mqtt.unsubscribeAll();
   });
 });
 
