@@ -44,6 +44,9 @@ interface Route {
   readonly filter: ParsedTopicFilter | undefined;
   /** A `$share/...` subscription of its own: only copies through it reach the route. */
   readonly sharedFilter: string | undefined;
+  /** The subscriptions feeding the route, as of `SubscriptionIndex.version` `feedsVersion` (-1: not yet). */
+  feeds: readonly IdentifiedSubscription[] | undefined;
+  feedsVersion: number;
 }
 
 /**
@@ -78,7 +81,14 @@ export class MessageDispatcher {
    * to one member of the group), never a copy through a plain subscription of the same filter.
    */
   addTopicHandler(filter: ParsedTopicFilter, handler: BoundHandler, sharedFilter?: string): void {
-    const route: Route = { handler, key: handler.key ?? handler, filter, sharedFilter: sharedFilter?.startsWith('$share/') ? sharedFilter : undefined };
+    const route: Route = {
+      handler,
+      key: handler.key ?? handler,
+      filter,
+      sharedFilter: sharedFilter?.startsWith('$share/') ? sharedFilter : undefined,
+      feeds: undefined,
+      feedsVersion: -1,
+    };
     this.router.add(filter.source, route);
     let byFilter = this.routes.get(handler);
     if (!byFilter) this.routes.set(handler, (byFilter = new Map()));
@@ -96,7 +106,7 @@ export class MessageDispatcher {
   }
 
   addFallbackHandler(handler: BoundHandler): void {
-    this.fallback.push({ handler, key: handler.key ?? handler, filter: undefined, sharedFilter: undefined });
+    this.fallback.push({ handler, key: handler.key ?? handler, filter: undefined, sharedFilter: undefined, feeds: undefined, feedsVersion: -1 });
     if (handler.ack === 'after-handler') this.ackAfterHandler = true;
   }
 
@@ -180,8 +190,19 @@ export class MessageDispatcher {
       : this.runAll(routes, topic, payload, packet);
   }
 
-  /** The held subscriptions whose copies reach `route`: its own `$share` one, else the plain ones of its filter. */
+  /**
+   * The held subscriptions whose copies reach `route`: its own `$share` one, else the plain ones of its
+   * filter. Kept on the route until the subscriptions change: this runs for every MQTT 5 copy.
+   */
   private feeds(route: Route, index: SubscriptionIndex): readonly IdentifiedSubscription[] | undefined {
+    if (route.feedsVersion !== index.version) {
+      route.feeds = this.findFeeds(route, index);
+      route.feedsVersion = index.version;
+    }
+    return route.feeds;
+  }
+
+  private findFeeds(route: Route, index: SubscriptionIndex): readonly IdentifiedSubscription[] | undefined {
     const all = index.byMatchFilter((route.filter as ParsedTopicFilter).matchFilter);
     if (!all || (all.length === 1 && !route.sharedFilter && !all[0].shared)) return all;
     if (route.sharedFilter) return all.filter((subscription) => subscription.filter === route.sharedFilter);

@@ -41,6 +41,8 @@ export interface SubscriptionIndex {
   byMatchFilter(matchFilter: string): readonly IdentifiedSubscription[] | undefined;
   /** Identifiers of the held subscriptions whose filter matches `topic`. */
   idsMatching(topic: string): readonly number[];
+  /** Changes whenever an identifier is handed out or freed, so readers can keep what they derived. */
+  readonly version: number;
 }
 
 /** MQTT 5 §3.8.2.1.2: identifiers run from 1 to 268,435,455. */
@@ -81,6 +83,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
    */
   private nextIdentifier = 1 + Math.floor(Math.random() * 1_000_000);
   private closed = false;
+  private identifiedVersion = 0;
 
   constructor(
     private readonly client: MqttClient,
@@ -192,6 +195,10 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     }
   }
 
+  get version(): number {
+    return this.identifiedVersion;
+  }
+
   byId(id: number): IdentifiedSubscription | undefined {
     return this.identified.get(id);
   }
@@ -217,6 +224,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     // Copy-on-write: the dispatcher may be iterating the old array.
     this.identifiedByMatch.set(entry.matchFilter, sameMatch ? [...sameMatch, entry] : [entry]);
     this.identifiers.add(parsed.matchFilter, id);
+    this.identifiedVersion++;
     return id;
   }
 
@@ -227,6 +235,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     const identified = this.identified.get(entry.id);
     if (!identified) return;
     this.identified.delete(entry.id);
+    this.identifiedVersion++;
     this.identifiers.remove(identified.matchFilter, entry.id);
     const rest = (this.identifiedByMatch.get(identified.matchFilter) ?? []).filter((other) => other.id !== entry.id);
     if (rest.length > 0) this.identifiedByMatch.set(identified.matchFilter, rest);
