@@ -29,7 +29,9 @@ async function runRaw(workload: Workload): Promise<void> {
     handlers.get(workload.rawKey(topic))?.(JSON.parse(payload.toString()));
     tick();
   });
-  await client.subscribeAsync([...workload.filters], { qos: workload.qos });
+  // On MQTT 5 the floor receives the same packets as the library: each one names a subscription identifier.
+  const properties = workload.moduleOptions?.protocolVersion === 5 ? { properties: { subscriptionIdentifier: 1 } } : {};
+  await client.subscribeAsync([...workload.filters], { qos: workload.qos, ...properties });
 }
 
 @Injectable()
