@@ -361,6 +361,19 @@ describe('decorated handlers', () => {
     await expect(init).rejects.toThrow(`Invalid topic filter of BadFilter#handle "a/#/b": '#' must be the last level`);
   });
 
+  it('refuses a @TopicParam name that the filter does not bind, naming the handler, the filter and the names it binds', async () => {
+    @Injectable()
+    class Rooms {
+      @OnTopic('home/+room/temperature')
+      handle(@TopicParam('rooms') _room: string): void {}
+    }
+    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url() })], providers: [Rooms] }).compile();
+    app = moduleRef;
+    const init = moduleRef.init();
+    await expect(init).rejects.toThrow(MqttHandlerError);
+    await expect(init).rejects.toThrow("Rooms#handle: @TopicParam('rooms') is not a named wildcard of 'home/+room/temperature': it binds 'room'");
+  });
+
   it.each([
     ['a/b+', "'+' must occupy a whole level"],
     ['', 'must not be empty'],

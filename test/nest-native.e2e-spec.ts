@@ -134,7 +134,7 @@ class Readings {
 }
 
 describe('pipes, guards, interceptors and filters', () => {
-  it('ValidationPipe validates a DTO: valid ones reach the handler as instances, invalid ones never do', async () => {
+  it('ValidationPipe validates a DTO: valid ones reach the handler as instances, invalid ones never do (a warning without a stack trace)', async () => {
     const logger = new CaptureLogger();
     const moduleRef = await boot([Readings, OnlyKitchen, Timing], {}, { logger });
     const readings = moduleRef.get(Readings);
@@ -144,8 +144,14 @@ describe('pipes, guards, interceptors and filters', () => {
     expect(reading).toBeInstanceOf(ReadingDto);
     expect({ ...reading }).toEqual({ sensor: 's1', celsius: 21 });
     expect(readings.valid.items).toHaveLength(1);
-    const failure = logger.lines.find((line) => line.level === 'error' && line.text.includes('Readings#onReading'));
-    expect(failure?.text).toMatch(/Readings#onReading failed on 'readings\/kitchen': Bad Request Exception: celsius must not be greater than 125/);
+    // Bad input from a publisher: a warning with the constraint, no stack trace, no error line.
+    const refusal = logger.lines.find((line) => line.text.includes('Readings#onReading'));
+    expect(refusal).toEqual({
+      level: 'warn',
+      text: expect.stringMatching(/Message on 'readings\/kitchen' not delivered to Readings#onReading: a pipe refused it: Bad Request Exception: celsius must not be greater than 125/),
+    });
+    expect(refusal?.text).not.toContain('\n    at ');
+    expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
   });
 
   it('a requester whose payload fails validation gets the constraint as the error reply', async () => {

@@ -329,6 +329,13 @@ export class MessageDispatcher {
       this.answer(handler, packet, { error: GUARD_REFUSAL });
       return undefined;
     }
+    if (!handler.filterError && isPipeRefusal(error)) {
+      // Bad input from a publisher, not a bug in the app: a warning with the reason, no stack trace.
+      const message = describeError(error);
+      this.logger.warn(`Message on '${topic}' not delivered to ${handler.label}: a pipe refused it: ${message}`);
+      this.answer(handler, packet, { error: this.replyErrorDetails ? message : 'the message was refused' });
+      return undefined;
+    }
     if (handler.filterError) {
       return handler.filterError(error, value, topic, packet, context).then(
         (handled) => this.answer(handler, packet, { value: handled }),
@@ -351,6 +358,16 @@ export class MessageDispatcher {
     if ('value' in outcome && outcome.value === undefined) return;
     this.reply(packet, outcome);
   }
+}
+
+/**
+ * A pipe's refusal (ValidationPipe, ParseIntPipe, ...): a 400 HttpException thrown from a pipe, as its
+ * stack shows. Anything else (and a pipe error without that trace) stays a handler failure.
+ */
+function isPipeRefusal(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const status = (error as Error & { getStatus?: () => unknown }).getStatus?.();
+  return status === 400 && /pipes-consumer|\.pipe\.js/.test(error.stack ?? '');
 }
 
 /**

@@ -1,8 +1,9 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { DEFAULT_MQTT_CLIENT_NAME } from './mqtt.constants.js';
+import { DEFAULT_MQTT_CLIENT_NAME, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
 import type { MqttEventMetadata } from './decorators/on-event.decorators.js';
 import type { OnTopicMetadata, OnTopicOptions } from './decorators/on-topic.decorator.js';
+import { MqttParamType } from './decorators/param.decorators.js';
 import { MqttHandlerError } from './errors/mqtt-handler.error.js';
 import type { PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
 import type { BoundHandler } from './message-dispatcher.js';
@@ -82,7 +83,9 @@ export class MqttExplorer implements OnModuleInit {
     if (new Set(topics.map(({ options }) => options?.noLocal === true)).size > 1) {
       throw new MqttHandlerError(label, 'stacked @OnTopic decorators of one method must agree on noLocal');
     }
+    const names = topicParamNames(instance, methodName);
     for (const metadata of topics) {
+      if (names.length > 0) checkTopicParams(label, names, metadata.filters);
       this.bindTopicHandler(label, prepared, metadata, subscriptions);
     }
     for (const metadata of events) {
@@ -209,6 +212,30 @@ export class MqttExplorer implements OnModuleInit {
       // Bootstrap fails: the client must not stay connected behind a failed app.
       await connection.close();
       throw refused;
+    }
+  }
+}
+
+/** The names a method's `@TopicParam(name)` parameters ask for. */
+function topicParamNames(instance: object, methodName: string): string[] {
+  const params = Reflect.getMetadata(ROUTE_ARGS_METADATA, instance.constructor, methodName) as Record<string, { data?: unknown }> | undefined;
+  if (!params) return [];
+  return Object.entries(params)
+    .filter(([key, param]) => key.startsWith(`${MqttParamType.TOPIC_PARAM}:`) && typeof param.data === 'string')
+    .map(([, param]) => param.data as string);
+}
+
+/** A `@TopicParam` name that a filter of the method does not bind would silently be `undefined`. */
+function checkTopicParams(label: string, names: readonly string[], filters: readonly string[]): void {
+  if (!Array.isArray(filters)) return;
+  for (const filter of filters) {
+    const parsed = parseTopicFilter(filter, `topic filter of ${label}`);
+    const bound = parsed.params.map((param) => param.name);
+    for (const name of names) {
+      if (!bound.includes(name)) {
+        const known = bound.length > 0 ? `it binds ${bound.map((n) => `'${n}'`).join(', ')}` : 'it has no named wildcards (write +name or #name)';
+        throw new MqttHandlerError(label, `@TopicParam('${name}') is not a named wildcard of '${filter}': ${known}`);
+      }
     }
   }
 }
