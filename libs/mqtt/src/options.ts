@@ -561,9 +561,39 @@ function resolveWill(will: MqttWillOptions | undefined, maxPayloadBytes: number,
 function checkKnownKeys(value: object, known: ReadonlySet<string>, prefix: string): void {
   for (const key of Object.keys(value)) {
     if (!known.has(key)) {
-      throw new MqttConfigError(`${prefix}${key}`, 'unknown option (raw mqtt.js options go in clientOptions)');
+      const closest = closestKey(key, known);
+      const hint = closest ? `did you mean '${prefix}${closest}'? ` : '';
+      throw new MqttConfigError(`${prefix}${key}`, `unknown option (${hint}raw mqtt.js options go in clientOptions)`);
     }
   }
+}
+
+/** The known key a typo most likely meant: same letters ignoring case, or at most two edits away. */
+function closestKey(key: string, known: ReadonlySet<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    if (candidate.toLowerCase() === key.toLowerCase()) return candidate;
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance; option names are short, so the plain table is enough. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 function optionalString(value: unknown, field: string): string | undefined {
