@@ -142,6 +142,28 @@ describe('promises settle across reconnects and app.close()', () => {
   });
 });
 
+describe('an outage in the log', () => {
+  it('the same connection error is logged once per outage, not once per reconnect attempt; the reconnect line counts them', async () => {
+    const logger = new CaptureLogger();
+    const app = await boot([], { reconnectPeriod: 20 }, logger);
+    const mqtt = app.get(MqttService);
+    let attempts = 0;
+    const enough = new Promise<void>((resolve) =>
+      mqtt.client.on('reconnect', () => {
+        if (++attempts === 15) resolve();
+      }),
+    );
+    await suite.broker.stop();
+    await enough;
+    const connected = firstValueFrom(mqtt.status$.pipe(where((status) => status === 'connected')));
+    await suite.broker.restart();
+    await connected;
+    const errors = logger.lines.filter((line) => line.level === 'error');
+    expect(errors).toEqual([{ level: 'error', text: expect.stringContaining('ECONNREFUSED') }]);
+    expect(logger.lines).toContainEqual({ level: 'log', text: expect.stringMatching(/connected to .* after \d+ failed attempts in \d+ s/) });
+  });
+});
+
 describe('subscriptions after a reconnect', () => {
   const subscribes = (mqtt: MqttService): Packet[] => {
     const sent: Packet[] = [];

@@ -11,7 +11,8 @@ import { DuplicateFilter } from './duplicate-filter.js';
 import { MessageDispatcher } from './message-dispatcher.js';
 import { OfflineQueueGuard } from './offline-queue.js';
 import { TakeoverDetector } from './takeover-detector.js';
-import { toClientOptions, type ResolvedMqttOptions } from './options.js';
+import { MQTT_DEFAULTS, toClientOptions, type ResolvedMqttOptions } from './options.js';
+import { OutageLog } from './outage-log.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 
 /** Error codes after which retrying cannot help: TLS verification failures. */
@@ -39,6 +40,8 @@ export class MqttConnection {
   readonly publisher: ClientPublisher;
   private readonly duplicates: DuplicateFilter | undefined;
   private readonly takeover: TakeoverDetector | undefined;
+  /** Bounds the log lines of a long outage (one error per reconnect attempt). */
+  private readonly outage = new OutageLog(MQTT_DEFAULTS.outageLogIntervalMs);
   private hasConnected = false;
   /** Between a CONNACK and the end of that connection. */
   private up = false;
@@ -183,7 +186,8 @@ export class MqttConnection {
       this.takeover?.connected();
       this.status.next('connected');
       this.publisher.connected(connack.properties?.receiveMaximum);
-      this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}`);
+      const outage = this.outage.connected() ?? '';
+      this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}${outage}`);
       this.warnWeakTls();
       this.subscriptions.onConnect(connack.sessionPresent);
       this.events.emit('connect', connack);
@@ -216,7 +220,8 @@ export class MqttConnection {
       if (this.ended || error === WITHHELD) return;
       this.takeover?.failed();
       if (this.hasConnected || this.options.connect === 'background') {
-        this.note(MQTT_LOG_ERR, `Client '${this.name}' (${this.options.displayUrl}): ${describeError(error)}`);
+        const line = this.outage.error(describeError(error));
+        if (line !== undefined) this.note(MQTT_LOG_ERR, `Client '${this.name}' (${this.options.displayUrl}): ${line}`);
       }
       this.events.emit('error', error);
     });

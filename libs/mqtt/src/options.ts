@@ -158,6 +158,8 @@ export const MQTT_DEFAULTS = {
   reply: false,
   replyErrorDetails: false,
   replyBacklogBytes: 16 * 1024 * 1024,
+  /** During an outage, the same connection error is logged once, then summarised at most this often (ms). */
+  outageLogIntervalMs: 30_000,
   /** What `dedupeWindowMs` remembers at most: messages (about 13 MiB of heap with short topics), and estimated bytes (topics included). */
   dedupeMaxEntries: 40_000,
   dedupeMaxBytes: 16 * 1024 * 1024,

@@ -1,0 +1,48 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Decides which connection errors of one outage reach the log. The first error is logged, and so is
+ * any error that differs from the last one logged; repeats of the same error (one per reconnect
+ * attempt, for as long as the broker is away) are counted and summarised at most once per
+ * `intervalMs`. `@OnError` handlers still get every error: only log lines are bounded.
+ */
+export class OutageLog {
+  private failures = 0;
+  private lastMessage: string | undefined;
+  private lastLoggedAt = 0;
+  private startedAt = 0;
+  private unlogged = 0;
+
+  constructor(
+    private readonly intervalMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** A connection error; returns the line to log, or undefined when it only counts. */
+  error(message: string): string | undefined {
+    const now = this.now();
+    if (this.failures === 0) this.startedAt = now;
+    this.failures++;
+    if (message !== this.lastMessage) {
+      this.lastMessage = message;
+      this.lastLoggedAt = now;
+      this.unlogged = 0;
+      return message;
+    }
+    this.unlogged++;
+    if (now - this.lastLoggedAt < this.intervalMs) return undefined;
+    this.lastLoggedAt = now;
+    this.unlogged = 0;
+    return `still failing after ${this.failures} attempts in ${Math.round((now - this.startedAt) / 1000)} s: ${message}`;
+  }
+
+  /** Connected again: what to add to the "connected" line when the outage had several failures. */
+  connected(): string | undefined {
+    const failures = this.failures;
+    const seconds = Math.round((this.now() - this.startedAt) / 1000);
+    this.failures = 0;
+    this.lastMessage = undefined;
+    this.unlogged = 0;
+    return failures > 1 ? ` after ${failures} failed attempts in ${seconds} s` : undefined;
+  }
+}
