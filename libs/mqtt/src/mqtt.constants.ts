@@ -1,4 +1,4 @@
-import { Catch, UseFilters, type ExceptionFilter } from '@nestjs/common';
+import { Catch, createParamDecorator, UseFilters, UseGuards, UseInterceptors, UsePipes, type ExceptionFilter } from '@nestjs/common';
 
 /** Name of the client that `MqttModule.forRoot()` registers when no `name` is given. */
 export const DEFAULT_MQTT_CLIENT_NAME = 'default';
@@ -10,11 +10,6 @@ export const MQTT_CONTEXT_TYPE = 'mqtt';
 export const MQTT_TOPIC_HANDLER_METADATA = Symbol('nestjs-mqtt:topic-handler');
 export const MQTT_EVENT_HANDLER_METADATA = Symbol('nestjs-mqtt:event-handler');
 
-/**
- * Nest's key for parameter metadata. ExternalContextCreator reads it and `createParamDecorator`
- * writes it, so users' own parameter decorators work on MQTT handlers as they do on routes.
- */
-export const ROUTE_ARGS_METADATA = '__routeArguments__';
 
 /**
  * The metadata key under which a public Nest decorator, applied to a probe, stored a value that
@@ -38,10 +33,53 @@ UseFilters(probeFilter)(ProbeHost);
  */
 export const FILTER_CATCH_TYPES_METADATA = keyWritten(ProbeFilter, (value) => Array.isArray(value) && value.length === 1 && value[0] === ProbeError);
 
-/** Nest's enhancer metadata keys (written by @UseGuards, @UseInterceptors, @UsePipes, @UseFilters); the @UseFilters one is read from the decorator. */
-export const EXCEPTION_FILTERS_METADATA =
-  keyWritten(ProbeHost, (value) => Array.isArray(value) && value.includes(probeFilter)) ?? '__exceptionFilters__';
-export const ENHANCER_METADATA_KEYS = ['__guards__', '__interceptors__', '__pipes__', EXCEPTION_FILTERS_METADATA] as const;
+/**
+ * Nest's enhancer metadata keys (written by @UseGuards, @UseInterceptors, @UsePipes, @UseFilters), read
+ * from the decorators; the fallbacks are Nest 12's strings. `nest-internals.spec.ts` fails if a key can
+ * no longer be read, before a Nest upgrade could silently leave handlers without their guards.
+ */
+class ProbeEnhancer {
+  canActivate(): boolean {
+    return true;
+  }
+  intercept(): undefined {
+    return undefined;
+  }
+  transform(value: unknown): unknown {
+    return value;
+  }
+}
+class GuardedProbe {}
+class InterceptedProbe {}
+class PipedProbe {}
+UseGuards(ProbeEnhancer)(GuardedProbe);
+UseInterceptors(ProbeEnhancer)(InterceptedProbe);
+UsePipes(ProbeEnhancer)(PipedProbe);
+const holdsEnhancer = (value: unknown): boolean => Array.isArray(value) && value.includes(ProbeEnhancer);
+export const GUARDS_METADATA_READ = keyWritten(GuardedProbe, holdsEnhancer);
+export const INTERCEPTORS_METADATA_READ = keyWritten(InterceptedProbe, holdsEnhancer);
+export const PIPES_METADATA_READ = keyWritten(PipedProbe, holdsEnhancer);
+export const EXCEPTION_FILTERS_METADATA_READ = keyWritten(ProbeHost, (value) => Array.isArray(value) && value.includes(probeFilter));
+export const EXCEPTION_FILTERS_METADATA = EXCEPTION_FILTERS_METADATA_READ ?? '__exceptionFilters__';
+export const ENHANCER_METADATA_KEYS = [
+  GUARDS_METADATA_READ ?? '__guards__',
+  INTERCEPTORS_METADATA_READ ?? '__interceptors__',
+  PIPES_METADATA_READ ?? '__pipes__',
+  EXCEPTION_FILTERS_METADATA,
+] as const;
+
+/**
+ * Nest's key for parameter metadata, read from `createParamDecorator` (which writes it, as
+ * ExternalContextCreator reads it), so users' own parameter decorators work on MQTT handlers as on routes.
+ */
+class ParamProbe {
+  method(): void {}
+}
+createParamDecorator(() => undefined)()(ParamProbe.prototype, 'method', 0);
+export const ROUTE_ARGS_METADATA_READ = (Reflect.getOwnMetadataKeys(ParamProbe, 'method') as Array<string | symbol>).find(
+  (key): key is string => typeof key === 'string',
+);
+export const ROUTE_ARGS_METADATA = ROUTE_ARGS_METADATA_READ ?? '__routeArguments__';
 
 /** MQTT protocol limits (MQTT 3.1.1 §1.5.3, §4.7; Mosquitto's TOPIC_HIERARCHY_LIMIT). */
 export const MQTT_MAX_TOPIC_BYTES = 65_535;
