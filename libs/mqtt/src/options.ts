@@ -232,14 +232,21 @@ export interface ResolvedTls {
   readonly rejectUnauthorized: boolean;
 }
 
-const KNOWN_KEYS = new Set<string>([
-  'url', 'host', 'port', 'protocol', 'path', 'clientId', 'username', 'password', 'keepalive', 'clean',
-  'protocolVersion', 'sessionExpiryInterval', 'tls', 'insecure', 'will', 'connect', 'connectTimeout',
-  'reconnectPeriod', 'logging', 'share', 'payload', 'ack', 'maxPayloadBytes', 'shutdownTimeout', 'clientOptions',
-  'offlineQueueLimit', 'maxInflight', 'queueQos0Offline', 'dedupeWindowMs', 'reply', 'replyErrorDetails', 'replyBacklogBytes',
-]);
-const TLS_KEYS = new Set<string>(['ca', 'cert', 'key', 'passphrase', 'ciphers', 'minVersion', 'servername', 'rejectUnauthorized']);
-const WILL_KEYS = new Set<string>(['topic', 'payload', 'qos', 'retain', 'properties']);
+/** Every key of `T`, each listed once: an option added to the type and not here fails to compile, and so does a stray one. */
+function keysOf<T>(keys: { readonly [K in keyof Required<T>]: true }): ReadonlySet<string> {
+  return new Set(Object.keys(keys));
+}
+const KNOWN_KEYS = keysOf<MqttModuleOptions>({
+  url: true, host: true, port: true, protocol: true, path: true, clientId: true, username: true, password: true,
+  keepalive: true, clean: true, protocolVersion: true, sessionExpiryInterval: true, tls: true, insecure: true, will: true,
+  connect: true, connectTimeout: true, reconnectPeriod: true, logging: true, share: true, payload: true, ack: true,
+  maxPayloadBytes: true, shutdownTimeout: true, clientOptions: true, offlineQueueLimit: true, maxInflight: true,
+  queueQos0Offline: true, dedupeWindowMs: true, reply: true, replyErrorDetails: true, replyBacklogBytes: true,
+});
+const TLS_KEYS = keysOf<MqttTlsOptions>({
+  ca: true, cert: true, key: true, passphrase: true, ciphers: true, minVersion: true, servername: true, rejectUnauthorized: true,
+});
+const WILL_KEYS = keysOf<MqttWillOptions>({ topic: true, payload: true, qos: true, retain: true, properties: true });
 const PROTOCOLS: readonly MqttProtocol[] = ['mqtt', 'mqtts', 'ws', 'wss'];
 
 /** Validates module options and applies the defaults. Throws MqttConfigError naming the field. */
