@@ -17,6 +17,15 @@ export default tseslint.config(
     },
   },
   {
+    // Type-aware rules for promises: a promise nobody awaits or handles is how a rejection crashes the process.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
   },
