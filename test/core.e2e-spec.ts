@@ -493,12 +493,12 @@ describe('MqttService', () => {
     ['a NUL', (m) => m.publish('a\u0000b', 'x'), MqttTopicError, 'control character U+0000 at index 1'],
     ['an empty topic', (m) => m.publish('', 'x'), MqttTopicError, 'Invalid topic "": a topic must not be empty'],
     ['a non-string topic', (m) => m.publish(42 as never, 'x'), MqttTopicError, 'Invalid topic number: a topic must be a string'],
-    ['QoS 3', (m) => m.publish('a', 'x', { qos: 3 as never }), MqttArgumentError, "Invalid argument 'options.qos': QoS must be 0, 1 or 2, got 3"],
-    ['QoS "1"', (m) => m.publish('a', 'x', { qos: '1' as never }), MqttArgumentError, 'QoS must be 0, 1 or 2, got "1"'],
+    ['QoS 3', (m) => m.publish('a', 'x', { qos: 3 as never }), MqttArgumentError, "Invalid argument 'options.qos': must be 0, 1 or 2, got 3"],
+    ['QoS "1"', (m) => m.publish('a', 'x', { qos: '1' as never }), MqttArgumentError, 'must be 0, 1 or 2, got "1"'],
     ['an unknown option', (m) => m.publish('a', 'x', { qso: 1 } as never), MqttArgumentError, "Invalid argument 'options.qso': unknown option"],
     ['properties on MQTT 3.1.1', (m) => m.publish('a', 'x', { properties: { contentType: 'x' } }), MqttArgumentError, "'options.properties'"],
     ['an undefined payload', (m) => m.publish('a', undefined as never), MqttArgumentError, "Invalid argument 'payload'"],
-    ['a subscribe QoS -1', (m) => m.subscribe('a', { qos: -1 as never }), MqttArgumentError, 'QoS must be 0, 1 or 2, got -1'],
+    ['a subscribe QoS -1', (m) => m.subscribe('a', { qos: -1 as never }), MqttArgumentError, 'must be 0, 1 or 2, got -1'],
     ['a subscribe filter a/#/b', (m) => m.subscribe('a/#/b'), MqttTopicError, "'#' must be the last level"],
   ];
 

@@ -13,6 +13,7 @@ import type { MqttConnection } from './mqtt-connection.js';
 import { MqttMetadataAccessor } from './mqtt-metadata.accessor.js';
 import type { SubscriptionRequest } from './subscription-registry.js';
 import { isPayloadFormat } from './payload-codec.js';
+import { qosProblem } from './qos.js';
 import { parseTopicFilter, toSharedFilter } from './topic-filter.js';
 
 const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack', 'noLocal', 'retainAsPublished', 'retainHandling', 'reply']);
@@ -247,9 +248,8 @@ function checkTopicOptions(label: string, options: OnTopicOptions): void {
   for (const key of Object.keys(options)) {
     if (!TOPIC_OPTION_KEYS.has(key)) throw new MqttHandlerError(label, `unknown @OnTopic option '${key}'`);
   }
-  if (options.qos !== undefined && options.qos !== 0 && options.qos !== 1 && options.qos !== 2) {
-    throw new MqttHandlerError(label, `qos must be 0, 1 or 2, got ${JSON.stringify(options.qos)}`);
-  }
+  const qos = options.qos === undefined ? undefined : qosProblem(options.qos);
+  if (qos) throw new MqttHandlerError(label, `qos ${qos}`);
   if (options.payload !== undefined && !isPayloadFormat(options.payload)) {
     throw new MqttHandlerError(label, PAYLOAD_FORMAT_RULE);
   }

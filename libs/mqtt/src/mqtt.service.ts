@@ -18,6 +18,7 @@ import { MessageObservers } from './message-observers.js';
 import { MQTT_DEFAULTS } from './options.js';
 import { encodePayload } from './payload-codec.js';
 import { assertPublishProperties } from './publish-properties.js';
+import { qosProblem } from './qos.js';
 import { checkRequestTimeout, RequestClient } from './request-client.js';
 import { assertTopicName, parseTopicFilter } from './topic-filter.js';
 
@@ -203,8 +204,7 @@ function checkOptions<T extends object>(options: T | undefined, known: ReadonlyS
 
 function checkQos(qos: unknown): QoS {
   if (qos === undefined) return 0;
-  if (qos !== 0 && qos !== 1 && qos !== 2) {
-    throw new MqttArgumentError('options.qos', `QoS must be 0, 1 or 2, got ${JSON.stringify(qos)}`);
-  }
-  return qos;
+  const problem = qosProblem(qos);
+  if (problem) throw new MqttArgumentError('options.qos', problem);
+  return qos as QoS;
 }

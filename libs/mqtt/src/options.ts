@@ -8,6 +8,7 @@ import { MAX_TIMER_DELAY_MS } from './mqtt.constants.js';
 import type { MqttPayload, PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
 import { encodePayload, isPayloadFormat } from './payload-codec.js';
 import { assertWillProperties, type MqttWillProperties } from './publish-properties.js';
+import { qosProblem } from './qos.js';
 import { assertTopicName } from './topic-filter.js';
 
 export type MqttProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
@@ -544,9 +545,8 @@ function resolveWill(will: MqttWillOptions | undefined, maxPayloadBytes: number,
     throw new MqttConfigError('will.topic', (error as MqttError).message);
   }
   const qos = will.qos ?? 0;
-  if (qos !== 0 && qos !== 1 && qos !== 2) {
-    throw new MqttConfigError('will.qos', `must be 0, 1 or 2, got ${JSON.stringify(qos)}`);
-  }
+  const qosWrong = qosProblem(qos);
+  if (qosWrong) throw new MqttConfigError('will.qos', qosWrong);
   if (will.properties !== undefined && protocolVersion !== 5) {
     throw new MqttConfigError('will.properties', 'are MQTT 5 properties; set protocolVersion: 5');
   }
