@@ -1,6 +1,10 @@
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { Aedes } from 'aedes';
+import { connect } from 'mqtt';
 import { AppModule } from '../apps/dashboard/src/app.module.js';
+import { startDashboard } from '../apps/dashboard/src/dashboard.js';
 import { DashboardConfig } from '../apps/dashboard/src/dashboard.config.js';
 import { MosquittoBroker } from './fixtures/mosquitto.js';
 import { mosquittoSub } from './fixtures/mosquitto-clients.js';
@@ -11,6 +15,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await broker.close();
+});
+afterEach(() => {
+  jest.restoreAllMocks();
 });
 
 it('the dashboard app connects to the broker it is given and publishes its heartbeat', async () => {
@@ -31,4 +38,46 @@ it('reads its settings from the environment and refuses a bad HEARTBEAT_MS', () 
   expect(DashboardConfig.fromEnv({ MQTT_URL: 'mqtt://h:1', HEARTBEAT_MS: '250' })).toEqual(new DashboardConfig('mqtt://h:1', 250));
   expect(DashboardConfig.fromEnv({}).mqttUrl).toBeUndefined();
   expect(() => DashboardConfig.fromEnv({ HEARTBEAT_MS: 'often' })).toThrow('HEARTBEAT_MS must be a positive integer');
+  expect(DashboardConfig.fromEnv({}).embeddedBrokerPort).toBe(1884);
+  expect(DashboardConfig.fromEnv({ EMBEDDED_BROKER_PORT: '' }).embeddedBrokerPort).toBe(1884);
+  expect(DashboardConfig.fromEnv({ EMBEDDED_BROKER_PORT: '0' }).embeddedBrokerPort).toBe(0);
+  expect(DashboardConfig.fromEnv({ EMBEDDED_BROKER_PORT: '2883' }).embeddedBrokerPort).toBe(2883);
+  for (const bad of ['mqtt', '-1', '65536', '1.5']) {
+    expect(() => DashboardConfig.fromEnv({ EMBEDDED_BROKER_PORT: bad })).toThrow(
+      `EMBEDDED_BROKER_PORT must be a port number from 0 to 65535 (0 picks a free one), got "${bad}"`,
+    );
+  }
+});
+
+it('without MQTT_URL it runs on an embedded broker; a second start on the same EMBEDDED_BROKER_PORT fails clearly and closes its aedes', async () => {
+  const quiet = new Logger('Dashboard');
+  jest.spyOn(quiet, 'log').mockImplementation(() => undefined);
+  const first = await startDashboard(new DashboardConfig(undefined, 50, 0), quiet);
+  const watcher = connect(first.brokerUrl, { reconnectPeriod: 0 });
+  try {
+    expect(first.embedded?.url).toBe(first.brokerUrl);
+    const beat = new Promise<{ seq: number }>((resolve) =>
+      watcher.on('message', (_topic, payload) => resolve(JSON.parse(payload.toString()) as { seq: number })),
+    );
+    await watcher.subscribeAsync('dashboard/heartbeat', { qos: 1 });
+    expect((await beat).seq).toBeGreaterThan(0);
+
+    const port = first.embedded?.port as number;
+    const createBroker = jest.spyOn(Aedes, 'createBroker');
+    const second = await startDashboard(new DashboardConfig(undefined, 50, port), quiet).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(second?.message).toBe(
+      `port ${port} is in use, so the embedded MQTT broker cannot start (is another \`npm start\` running?): ` +
+        `set MQTT_URL=mqtt://127.0.0.1:${port} to use the broker on that port, or EMBEDDED_BROKER_PORT to a free port (0 picks one)`,
+    );
+    expect((second?.cause as { code?: string } | undefined)?.code).toBe('EADDRINUSE');
+    const aedes = await Promise.all(createBroker.mock.results.map((result) => result.value as Promise<Aedes>));
+    expect(aedes.map((instance) => instance.closed)).toEqual([true]);
+  } finally {
+    await watcher.endAsync(true);
+    await first.close();
+  }
+  expect(first.embedded?.aedes.closed).toBe(true);
 });

@@ -1,2 +1,8 @@
-export { startEmbeddedBroker, createTestBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
+export {
+  startEmbeddedBroker,
+  createTestBroker,
+  EmbeddedBrokerListenError,
+  type EmbeddedBroker,
+  type EmbeddedBrokerOptions,
+} from './embedded-broker.js';
 export { freePort, acceptsConnections } from './ports.js';
