@@ -1,0 +1,130 @@
+import { EventEmitter } from 'node:events';
+import type { IClientOptions, IClientPublishOptions, IClientSubscribeOptions, ISubscriptionMap, MqttClient, Packet } from 'mqtt';
+
+/**
+ * A stand-in for the parts of mqtt.js's `MqttClient` that the engine classes use (ClientPublisher,
+ * SubscriptionRegistry, the request client through them), for unit specs only: it records every
+ * call and never answers by itself. The test decides when and how the "broker" answers: `ack()` a
+ * publish, `suback()` a subscription, `resolveUnsubscribe()` an unsubscribe. e2e tests never use it.
+ */
+export class FakeMqttClient extends EventEmitter {
+  connected = false;
+  options: IClientOptions = {};
+  readonly published: PublishCall[] = [];
+  readonly subscribed: SubscribeCall[] = [];
+  readonly unsubscribed: UnsubscribeCall[] = [];
+
+  /** The fake, typed as what the classes under test take. */
+  get client(): MqttClient {
+    return this as unknown as MqttClient;
+  }
+
+  publish(topic: string, body: Buffer | string, options: IClientPublishOptions, callback?: PublishCallback): this {
+    this.published.push(new PublishCall(topic, body, options, callback));
+    return this;
+  }
+
+  subscribe(map: ISubscriptionMap, options: IClientSubscribeOptions | Record<string, never>, callback?: SubscribeCallback): this {
+    this.subscribed.push(new SubscribeCall(map, options, callback));
+    return this;
+  }
+
+  /** Fire and forget, as mqtt.js's `unsubscribe(topics)` without a callback. */
+  unsubscribe(topics: string | string[]): this {
+    this.unsubscribed.push(new UnsubscribeCall(typeof topics === 'string' ? [topics] : topics));
+    return this;
+  }
+
+  /** Pending until the test calls `resolveUnsubscribe()`/`rejectUnsubscribe()` on the recorded call. */
+  unsubscribeAsync(topics: string | string[]): Promise<Packet | undefined> {
+    const call = new UnsubscribeCall(typeof topics === 'string' ? [topics] : topics);
+    this.unsubscribed.push(call);
+    return call.promise;
+  }
+
+  /** The last publish to `topic` (throws when there is none, so a test fails at the right line). */
+  lastPublishTo(topic: string): PublishCall {
+    const call = this.published.findLast((candidate) => candidate.topic === topic);
+    if (!call) throw new Error(`no publish to '${topic}' among ${JSON.stringify(this.published.map((p) => p.topic))}`);
+    return call;
+  }
+
+  /** The last SUBSCRIBE that carried `filter`. */
+  lastSubscribeTo(filter: string): SubscribeCall {
+    const call = this.subscribed.findLast((candidate) => filter in candidate.map);
+    if (!call) throw new Error(`no subscribe to '${filter}' among ${JSON.stringify(this.subscribed.map((s) => Object.keys(s.map)))}`);
+    return call;
+  }
+}
+
+export type PublishCallback = (error?: Error, packet?: Packet) => void;
+export type SubscribeCallback = (error: Error | null, granted?: unknown[], packet?: { cmd: 'suback'; granted: number[] }) => void;
+
+export class PublishCall {
+  constructor(
+    readonly topic: string,
+    readonly body: Buffer | string,
+    readonly options: IClientPublishOptions,
+    private readonly callback: PublishCallback | undefined,
+  ) {}
+
+  /** The broker acknowledged it (PUBACK/PUBCOMP), or mqtt.js wrote it (QoS 0). */
+  ack(messageId = 1): void {
+    this.answer(undefined, { cmd: 'puback', messageId } as Packet);
+  }
+
+  /** mqtt.js failed it, e.g. `new Error('Connection closed')`. */
+  fail(error: Error): void {
+    this.answer(error, undefined);
+  }
+
+  /** mqtt.js may call back more than once for one publish in its edge cases; the fake allows it. */
+  answer(error: Error | undefined, packet: Packet | undefined): void {
+    if (!this.callback) throw new Error(`publish to '${this.topic}' has no callback`);
+    this.callback(error, packet);
+  }
+}
+
+export class SubscribeCall {
+  constructor(
+    readonly map: ISubscriptionMap,
+    readonly options: IClientSubscribeOptions | Record<string, never>,
+    private readonly callback: SubscribeCallback | undefined,
+  ) {}
+
+  get filters(): string[] {
+    return Object.keys(this.map);
+  }
+
+  /** SUBACK with one return code per filter, in the order sent (0x80 and up: refused). */
+  suback(...codes: number[]): void {
+    const granted = codes.length > 0 ? codes : this.filters.map((filter) => this.map[filter].qos);
+    this.callback?.(null, [], { cmd: 'suback', granted });
+  }
+
+  /** The SUBSCRIBE failed without a SUBACK (e.g. `new Error('Connection closed')`). */
+  fail(error: Error): void {
+    this.callback?.(error);
+  }
+}
+
+export class UnsubscribeCall {
+  readonly promise: Promise<Packet | undefined>;
+  private settle!: { resolve(packet: Packet | undefined): void; reject(error: Error): void };
+
+  constructor(readonly topics: string[]) {
+    this.promise = new Promise<Packet | undefined>((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
+    // Fire-and-forget calls never look at the promise; a rejection must not surface as unhandled.
+    this.promise.catch(() => undefined);
+  }
+
+  resolveUnsubscribe(): void {
+    this.settle.resolve({ cmd: 'unsuback' } as Packet);
+  }
+
+  rejectUnsubscribe(error: Error): void {
+    this.settle.reject(error);
+  }
+}
