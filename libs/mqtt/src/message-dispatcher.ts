@@ -329,13 +329,6 @@ export class MessageDispatcher {
       this.answer(handler, packet, { error: GUARD_REFUSAL });
       return undefined;
     }
-    if (!handler.filterError && isPipeRefusal(error)) {
-      // Bad input from a publisher, not a bug in the app: a warning with the reason, no stack trace.
-      const message = describeError(error);
-      this.logger.warn(`Message on '${topic}' not delivered to ${handler.label}: a pipe refused it: ${message}`);
-      this.answer(handler, packet, { error: this.replyErrorDetails ? message : 'the message was refused' });
-      return undefined;
-    }
     if (handler.filterError) {
       return handler.filterError(error, value, topic, packet, context).then(
         (handled) => this.answer(handler, packet, { value: handled }),
@@ -347,9 +340,20 @@ export class MessageDispatcher {
   }
 
   private reportFailure(handler: BoundHandler, topic: string, packet: IPublishPacket, error: unknown): void {
+    if (isPipeRefusal(error)) {
+      this.refusedByPipe(handler, topic, packet, error);
+      return;
+    }
     const message = describeError(error);
     this.logger.error(`${handler.label} failed on '${topic}': ${message}`, error instanceof Error ? error.stack : undefined);
     this.answer(handler, packet, { error: this.replyErrorDetails ? message : GENERIC_REPLY_ERROR });
+  }
+
+  /** Bad input from a publisher, not a bug in the app: a warning with the reason, no stack trace. */
+  private refusedByPipe(handler: BoundHandler, topic: string, packet: IPublishPacket, error: unknown): void {
+    const message = describeError(error);
+    this.logger.warn(`Message on '${topic}' not delivered to ${handler.label}: a pipe refused it: ${message}`);
+    this.answer(handler, packet, { error: this.replyErrorDetails ? message : 'the message was refused' });
   }
 
   /** Replies only to MQTT 5 requests (a response topic), only for handlers that opted in, and only with something to say. */

@@ -141,10 +141,8 @@ describe('MessageObservers', () => {
     expect(next.ended.error).toBeUndefined();
   });
 
-  // Observers check "held already" only when the first one subscribes: a filter the app subscribes to
-  // (MqttService.subscribe) while observers are active is dropped when the last observer leaves.
-  // `.failing` documents it; drop `.failing` once the registry counts its holders.
-  it.failing('keeps a filter the app subscribed to while observers were active after the last observer leaves', async () => {
+  // A filter the app subscribes to (MqttService.subscribe) while observers are active stays held for it.
+  it('keeps a filter the app subscribed to while observers were active after the last observer leaves', async () => {
     const { registry, fake, watch, unsubscribedFilters } = setup();
     const observer = watch('shared/#');
     fake.lastSubscribeTo('shared/#').suback(0);

@@ -9,6 +9,8 @@ interface Observed {
   readonly observers: Set<Subscriber<never>>;
   /** Whether observe() made the subscription (so it also drops it); a held filter is left alone. */
   readonly subscribedHere: boolean;
+  /** `SubscriptionRegistry.asks()` right after observe() subscribed: more later means someone else wants it too. */
+  asks: number;
 }
 
 /**
@@ -37,11 +39,12 @@ export class MessageObservers {
       const key = filter.brokerFilter;
       let entry = this.observed.get(key);
       if (!entry) {
-        entry = { observers: new Set(), subscribedHere: !this.subscriptions.holds(key) };
+        entry = { observers: new Set(), subscribedHere: !this.subscriptions.holds(key), asks: 0 };
         this.observed.set(key, entry);
         if (entry.subscribedHere) {
           const refusedFor = entry;
           this.subscriptions.subscribe([{ filter: key, qos: 0 }]).catch((error: Error) => this.refused(key, refusedFor, error));
+          entry.asks = this.subscriptions.asks(key);
         }
       }
       entry.observers.add(subscriber as Subscriber<never>);
@@ -51,7 +54,10 @@ export class MessageObservers {
         const current = this.observed.get(key);
         if (!current || !current.observers.delete(subscriber as Subscriber<never>) || current.observers.size > 0) return;
         this.observed.delete(key);
-        if (current.subscribedHere) void this.subscriptions.unsubscribe([key]).catch(() => undefined);
+        // Someone else (MqttService.subscribe, say) asked for the filter meanwhile: it stays held for them.
+        if (current.subscribedHere && this.subscriptions.asks(key) === current.asks) {
+          void this.subscriptions.unsubscribe([key]).catch(() => undefined);
+        }
       };
     });
   }

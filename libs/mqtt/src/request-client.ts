@@ -58,13 +58,15 @@ export class RequestClient {
       }, timeoutMs);
       this.pending.set(key, { resolve, reject, timer, topic });
     });
-    this.send(topic, payload, qos, correlation).catch((error: Error) => this.settle(key)?.reject(error));
+    this.send(key, topic, payload, qos, correlation).catch((error: Error) => this.settle(key)?.reject(error));
     return reply;
   }
 
-  private async send(topic: string, payload: MqttPayload, qos: 0 | 1 | 2, correlation: Buffer): Promise<void> {
+  private async send(key: string, topic: string, payload: MqttPayload, qos: 0 | 1 | 2, correlation: Buffer): Promise<void> {
     // Resolves at once when granted; waits for the same SUBACK when one is on its way.
     await this.subscriptions.subscribe([{ filter: this.replyTopic, qos: 1 }]);
+    // A request that timed out (or was closed) while waiting must not run after its caller was told it failed.
+    if (!this.pending.has(key)) return;
     await this.publish(topic, payload, { qos, properties: { responseTopic: this.replyTopic, correlationData: correlation } });
   }
 

@@ -84,6 +84,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
   private nextIdentifier = 1 + Math.floor(Math.random() * 1_000_000);
   private closed = false;
   private identifiedVersion = 0;
+  private readonly askCounts = new Map<string, number>();
 
   constructor(
     private readonly client: MqttClient,
@@ -102,6 +103,14 @@ export class SubscriptionRegistry implements SubscriptionIndex {
   }
 
   /**
+   * How often the filter was asked for since it was last dropped: observers compare it to know whether
+   * someone else subscribed to a filter they made, which they must then leave held.
+   */
+  asks(filter: string): number {
+    return this.askCounts.get(filter) ?? 0;
+  }
+
+  /**
    * Subscribes now when connected, else on the next connection. Resolves when granted. A filter
    * already held keeps its MQTT 5 options and never loses QoS: `MqttService.subscribe()` of a
    * decorated filter must not turn a `noLocal` handler into one that hears its own publishes.
@@ -112,6 +121,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     }
     const toSend: WantedSubscription[] = [];
     const results = requests.map((asked) => {
+      this.askCounts.set(asked.filter, this.asks(asked.filter) + 1);
       const current = this.wanted.get(asked.filter);
       const request = current ? merge(current, asked) : asked;
       const { filter, qos } = request;
@@ -231,6 +241,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
   /** The filter is no longer held: its identifier goes, so no copy is routed by it any more. */
   private forget(entry: WantedSubscription): void {
     this.wanted.delete(entry.filter);
+    this.askCounts.delete(entry.filter);
     if (entry.id === undefined) return;
     const identified = this.identified.get(entry.id);
     if (!identified) return;
