@@ -11,7 +11,6 @@ export class OutageLog {
   private lastMessage: string | undefined;
   private lastLoggedAt = 0;
   private startedAt = 0;
-  private unlogged = 0;
 
   constructor(
     private readonly intervalMs: number,
@@ -26,13 +25,10 @@ export class OutageLog {
     if (message !== this.lastMessage) {
       this.lastMessage = message;
       this.lastLoggedAt = now;
-      this.unlogged = 0;
       return message;
     }
-    this.unlogged++;
     if (now - this.lastLoggedAt < this.intervalMs) return undefined;
     this.lastLoggedAt = now;
-    this.unlogged = 0;
     return `still failing after ${this.failures} attempts in ${Math.round((now - this.startedAt) / 1000)} s: ${message}`;
   }
 
@@ -42,7 +38,6 @@ export class OutageLog {
     const seconds = Math.round((this.now() - this.startedAt) / 1000);
     this.failures = 0;
     this.lastMessage = undefined;
-    this.unlogged = 0;
     return failures > 1 ? ` after ${failures} failed attempts in ${seconds} s` : undefined;
   }
 }
