@@ -1,7 +1,7 @@
 export { MqttModule } from './mqtt.module.js';
 export { MQTT_MODULE_OPTIONS, type MqttModuleExtras, type MqttModuleRootOptions, type MqttModuleAsyncOptions } from './mqtt.module-definition.js';
 export { MqttService, type MqttRequestOptions } from './mqtt.service.js';
-export { MqttContext } from './mqtt-context.js';
+export { MqttContext } from './dispatch/mqtt-context.js';
 export { getMqttToken } from './mqtt.tokens.js';
 export { DEFAULT_MQTT_CLIENT_NAME, MQTT_CONTEXT_TYPE } from './mqtt.constants.js';
 export * from './decorators/index.js';
@@ -17,9 +17,9 @@ export {
   type MqttAckMode,
   type PemSource,
   type MqttTlsVerification,
-} from './options.js';
-export type { MqttWillProperties } from './publish-properties.js';
-export { TopicRouter } from './topic-router.js';
-export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './topic-filter.js';
-export { mqttOptionsFromEnv } from './env-options.js';
-export { MQTT_LOG_INFO, MQTT_LOG_NOTICE, MQTT_LOG_WARNING, MQTT_LOG_ERR, MQTT_LOG_DEBUG, type MqttLogLevel } from './client-log.js';
+} from './options/options.js';
+export type { MqttWillProperties } from './protocol/publish-properties.js';
+export { TopicRouter } from './protocol/topic-router.js';
+export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './protocol/topic-filter.js';
+export { mqttOptionsFromEnv } from './options/env-options.js';
+export { MQTT_LOG_INFO, MQTT_LOG_NOTICE, MQTT_LOG_WARNING, MQTT_LOG_ERR, MQTT_LOG_DEBUG, type MqttLogLevel } from './connection/client-log.js';

@@ -1,9 +1,9 @@
 import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationShutdown } from '@nestjs/common';
 import { DEFAULT_MQTT_CLIENT_NAME } from './mqtt.constants.js';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
-import { MqttConnection } from './mqtt-connection.js';
+import { MqttConnection } from './connection/mqtt-connection.js';
 import { MqttService } from './mqtt.service.js';
-import { resolveMqttOptions, type MqttModuleOptions } from './options.js';
+import { resolveMqttOptions, type MqttModuleOptions } from './options/options.js';
 
 /**
  * The clients of one application, by name. Created clients stay unconnected until the explorer

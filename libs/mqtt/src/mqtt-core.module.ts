@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { HandlerInvokerFactory } from './handler-invoker.js';
+import { HandlerInvokerFactory } from './dispatch/handler-invoker.js';
 import { MqttClientRegistry } from './mqtt-client.registry.js';
 import { MqttMetadataAccessor } from './mqtt-metadata.accessor.js';
 import { MqttExplorer } from './mqtt.explorer.js';

@@ -6,15 +6,15 @@ import type { OnTopicMetadata, OnTopicOptions } from './decorators/on-topic.deco
 import { MqttParamType } from './decorators/param.decorators.js';
 import { MqttHandlerError } from './errors/mqtt-handler.error.js';
 import type { PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
-import type { BoundHandler } from './message-dispatcher.js';
-import { HandlerInvokerFactory, type PreparedHandler } from './handler-invoker.js';
+import type { BoundHandler } from './dispatch/message-dispatcher.js';
+import { HandlerInvokerFactory, type PreparedHandler } from './dispatch/handler-invoker.js';
 import { MqttClientRegistry } from './mqtt-client.registry.js';
-import type { MqttConnection } from './mqtt-connection.js';
+import type { MqttConnection } from './connection/mqtt-connection.js';
 import { MqttMetadataAccessor } from './mqtt-metadata.accessor.js';
-import type { SubscriptionRequest } from './subscription-registry.js';
-import { isPayloadFormat } from './payload-codec.js';
-import { qosProblem } from './qos.js';
-import { parseTopicFilter, toSharedFilter } from './topic-filter.js';
+import type { SubscriptionRequest } from './connection/subscription-registry.js';
+import { isPayloadFormat } from './protocol/payload-codec.js';
+import { qosProblem } from './protocol/qos.js';
+import { parseTopicFilter, toSharedFilter } from './protocol/topic-filter.js';
 
 const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack', 'noLocal', 'retainAsPublished', 'retainHandling', 'reply']);
 const EVENT_OPTION_KEYS = new Set<string>(['client', 'payload', 'reply']);

@@ -13,14 +13,14 @@ import type {
   QoS,
   TopicQos,
 } from './interfaces/mqtt-message.interface.js';
-import type { MqttConnection } from './mqtt-connection.js';
-import { MessageObservers } from './message-observers.js';
-import { MQTT_DEFAULTS } from './options.js';
-import { encodePayload } from './payload-codec.js';
-import { assertPublishProperties } from './publish-properties.js';
-import { qosProblem } from './qos.js';
-import { checkRequestTimeout, RequestClient } from './request-client.js';
-import { assertTopicName, parseTopicFilter } from './topic-filter.js';
+import type { MqttConnection } from './connection/mqtt-connection.js';
+import { MessageObservers } from './connection/message-observers.js';
+import { MQTT_DEFAULTS } from './options/options.js';
+import { encodePayload } from './protocol/payload-codec.js';
+import { assertPublishProperties } from './protocol/publish-properties.js';
+import { qosProblem } from './protocol/qos.js';
+import { checkRequestTimeout, RequestClient } from './connection/request-client.js';
+import { assertTopicName, parseTopicFilter } from './protocol/topic-filter.js';
 
 const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
 /** mqtt.js copies publish options, so one empty object serves every publish without options. */

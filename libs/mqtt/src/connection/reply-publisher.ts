@@ -1,10 +1,10 @@
 import type { IClientPublishOptions } from 'mqtt';
 import type { ClientPublisher } from './client-publisher.js';
-import type { MqttPayload } from './interfaces/mqtt-message.interface.js';
-import type { Replier } from './message-dispatcher.js';
-import { encodePayload } from './payload-codec.js';
+import type { MqttPayload } from '../interfaces/mqtt-message.interface.js';
+import type { Replier } from '../dispatch/message-dispatcher.js';
+import { encodePayload } from '../protocol/payload-codec.js';
 import { REPLY_ERROR_PROPERTY } from './request-client.js';
-import { assertTopicName } from './topic-filter.js';
+import { assertTopicName } from '../protocol/topic-filter.js';
 
 /**
  * The responder side of MQTT 5 request/reply: publishes a handler's return value (JSON for objects)

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { ApplicationConfig, ExternalContextCreator } from '@nestjs/core';
 import type { IPublishPacket } from 'mqtt';
-import { ENHANCER_METADATA_KEYS, EXCEPTION_FILTERS_METADATA, FILTER_CATCH_TYPES_METADATA, MQTT_CONTEXT_TYPE, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
+import { ENHANCER_METADATA_KEYS, EXCEPTION_FILTERS_METADATA, FILTER_CATCH_TYPES_METADATA, MQTT_CONTEXT_TYPE, ROUTE_ARGS_METADATA } from '../mqtt.constants.js';
 import { MqttContext } from './mqtt-context.js';
-import { MqttParamType } from './decorators/param.decorators.js';
+import { MqttParamType } from '../decorators/param.decorators.js';
 
 /** Calls one handler method with a decoded message. */
 export type HandlerInvoker = (payload: unknown, topic: string, packet: IPublishPacket, context: MqttContext | undefined) => unknown;

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { MqttArgumentError } from './errors/mqtt-argument.error.js';
-import type { MqttPayload, PayloadFormat } from './interfaces/mqtt-message.interface.js';
+import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
+import type { MqttPayload, PayloadFormat } from '../interfaces/mqtt-message.interface.js';
 
 /** Keys that must never reach an object built from untrusted JSON (prototype pollution). */
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);

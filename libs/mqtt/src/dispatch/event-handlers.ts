@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
-import type { MqttEvent } from './decorators/on-event.decorators.js';
-import { describeError } from './errors/describe-error.js';
+import type { MqttEvent } from '../decorators/on-event.decorators.js';
+import { describeError } from '../errors/describe-error.js';
 
 /** A decorated client-event handler (`@OnConnect`, `@OnError`, ...). */
 export interface EventBinding {

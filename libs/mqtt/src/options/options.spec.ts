@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { generateKeyPairSync } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { inspect } from 'node:util';
-import { MqttConfigError } from './errors/mqtt-config.error.js';
+import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import { MQTT_DEFAULTS, redactUrl, resolveMqttOptions, toClientOptions, type MqttModuleOptions } from './options.js';
 
 const privateKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

@@ -1,4 +1,4 @@
-import type { QoS } from './interfaces/mqtt-message.interface.js';
+import type { QoS } from '../interfaces/mqtt-message.interface.js';
 
 /**
  * The QoS rule, worded once for options, decorators and MqttService: what is wrong with `value`, or

@@ -1,8 +1,8 @@
 import { Observable, type Subscriber } from 'rxjs';
-import type { MqttMessage } from './interfaces/mqtt-message.interface.js';
-import type { BoundHandler, MessageDispatcher } from './message-dispatcher.js';
+import type { MqttMessage } from '../interfaces/mqtt-message.interface.js';
+import type { BoundHandler, MessageDispatcher } from '../dispatch/message-dispatcher.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
-import type { ParsedTopicFilter } from './topic-filter.js';
+import type { ParsedTopicFilter } from '../protocol/topic-filter.js';
 
 interface Observed {
   /** Every observer of the broker filter: all of them learn of a refused subscription. */

@@ -1,14 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { IPublishPacket } from 'mqtt';
-import { CaptureLogger } from '../../../test/support/capture-logger.js';
-import { FakeMqttClient } from '../../../test/support/fake-mqtt-client.js';
-import { unhandledRejections } from '../../../test/support/unhandled-rejections.js';
-import { MqttArgumentError } from './errors/mqtt-argument.error.js';
-import { MqttRequestError } from './errors/mqtt-request.error.js';
-import { MqttSubscribeError } from './errors/mqtt-subscribe.error.js';
-import type { MqttPayload, MqttPublishOptions } from './interfaces/mqtt-message.interface.js';
-import { MessageDispatcher } from './message-dispatcher.js';
-import { MAX_TIMER_DELAY_MS } from './mqtt.constants.js';
+import { CaptureLogger } from '../../../../test/support/capture-logger.js';
+import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
+import { unhandledRejections } from '../../../../test/support/unhandled-rejections.js';
+import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
+import { MqttRequestError } from '../errors/mqtt-request.error.js';
+import { MqttSubscribeError } from '../errors/mqtt-subscribe.error.js';
+import type { MqttPayload, MqttPublishOptions } from '../interfaces/mqtt-message.interface.js';
+import { MessageDispatcher } from '../dispatch/message-dispatcher.js';
+import { MAX_TIMER_DELAY_MS } from '../mqtt.constants.js';
 import { checkRequestTimeout, RequestClient } from './request-client.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MqttTopicError } from './errors/mqtt-topic.error.js';
+import { MqttTopicError } from '../errors/mqtt-topic.error.js';
 import { assertTopicName, extractTopicParams, parseTopicFilter, toSharedFilter, topicFrom } from './topic-filter.js';
 
 describe('parseTopicFilter', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { MqttTopicError } from './errors/mqtt-topic.error.js';
+import { MqttTopicError } from '../errors/mqtt-topic.error.js';
 import { TopicRouter } from './topic-router.js';
 
 function routerWith(filters: string[]): TopicRouter<string> {

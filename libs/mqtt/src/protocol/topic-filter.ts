@@ -1,5 +1,5 @@
-import { MQTT_MAX_TOPIC_BYTES, MQTT_MAX_TOPIC_LEVELS } from './mqtt.constants.js';
-import { MqttTopicError } from './errors/mqtt-topic.error.js';
+import { MQTT_MAX_TOPIC_BYTES, MQTT_MAX_TOPIC_LEVELS } from '../mqtt.constants.js';
+import { MqttTopicError } from '../errors/mqtt-topic.error.js';
 
 /** A named wildcard of a filter: `+room` binds one level, `#rest` binds the remaining levels. */
 export interface TopicFilterParam {

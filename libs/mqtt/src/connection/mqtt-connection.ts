@@ -1,17 +1,17 @@
 import type { LoggerService } from '@nestjs/common';
 import mqtt, { type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { BehaviorSubject } from 'rxjs';
-import { MqttConnectionError } from './errors/mqtt-connection.error.js';
-import type { MqttStatus } from './interfaces/mqtt-message.interface.js';
+import { MqttConnectionError } from '../errors/mqtt-connection.error.js';
+import type { MqttStatus } from '../interfaces/mqtt-message.interface.js';
 import { ClientPublisher } from './client-publisher.js';
 import { createReplier } from './reply-publisher.js';
 import { createLogFormatter, MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO, MQTT_LOG_WARNING, type MqttLogLevel } from './client-log.js';
-import { MqttEventHandlers } from './event-handlers.js';
+import { MqttEventHandlers } from '../dispatch/event-handlers.js';
 import { DuplicateFilter } from './duplicate-filter.js';
-import { MessageDispatcher } from './message-dispatcher.js';
+import { MessageDispatcher } from '../dispatch/message-dispatcher.js';
 import { OfflineQueueGuard } from './offline-queue.js';
 import { TakeoverDetector } from './takeover-detector.js';
-import { MQTT_DEFAULTS, toClientOptions, type ResolvedMqttOptions } from './options.js';
+import { MQTT_DEFAULTS, toClientOptions, type ResolvedMqttOptions } from '../options/options.js';
 import { OutageLog } from './outage-log.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 

@@ -1,5 +1,5 @@
-import { MqttConfigError } from './errors/mqtt-config.error.js';
-import type { QoS } from './interfaces/mqtt-message.interface.js';
+import { MqttConfigError } from '../errors/mqtt-config.error.js';
+import type { QoS } from '../interfaces/mqtt-message.interface.js';
 import type { MqttModuleOptions, MqttProtocol, MqttTlsOptions } from './options.js';
 
 type Env = Readonly<Record<string, string | undefined>>;

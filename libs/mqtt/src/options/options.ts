@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import type { IClientOptions } from 'mqtt';
-import { MqttConfigError } from './errors/mqtt-config.error.js';
-import { MqttError } from './errors/mqtt.error.js';
-import { MAX_TIMER_DELAY_MS } from './mqtt.constants.js';
-import type { MqttPayload, PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
-import { encodePayload, isPayloadFormat } from './payload-codec.js';
-import { assertWillProperties, type MqttWillProperties } from './publish-properties.js';
-import { qosProblem } from './qos.js';
-import { assertTopicName } from './topic-filter.js';
+import { MqttConfigError } from '../errors/mqtt-config.error.js';
+import { MqttError } from '../errors/mqtt.error.js';
+import { MAX_TIMER_DELAY_MS } from '../mqtt.constants.js';
+import type { MqttPayload, PayloadFormat, QoS } from '../interfaces/mqtt-message.interface.js';
+import { encodePayload, isPayloadFormat } from '../protocol/payload-codec.js';
+import { assertWillProperties, type MqttWillProperties } from '../protocol/publish-properties.js';
+import { qosProblem } from '../protocol/qos.js';
+import { assertTopicName } from '../protocol/topic-filter.js';
 
 export type MqttProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
 

@@ -1,8 +1,8 @@
 import type { ISubscriptionMap, MqttClient } from 'mqtt';
-import { MqttSubscribeError } from './errors/mqtt-subscribe.error.js';
-import type { QoS, TopicQos } from './interfaces/mqtt-message.interface.js';
-import { parseTopicFilter } from './topic-filter.js';
-import { TopicRouter } from './topic-router.js';
+import { MqttSubscribeError } from '../errors/mqtt-subscribe.error.js';
+import type { QoS, TopicQos } from '../interfaces/mqtt-message.interface.js';
+import { parseTopicFilter } from '../protocol/topic-filter.js';
+import { TopicRouter } from '../protocol/topic-router.js';
 
 /** A subscription as asked for; `nl`, `rap` and `rh` are MQTT 5 subscription options. */
 export interface SubscriptionRequest {

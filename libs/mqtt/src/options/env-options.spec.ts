@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { mqttOptionsFromEnv } from './env-options.js';
-import { MqttConfigError } from './errors/mqtt-config.error.js';
+import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import { resolveMqttOptions, toClientOptions } from './options.js';
 
 describe('mqttOptionsFromEnv', () => {

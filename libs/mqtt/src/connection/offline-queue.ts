@@ -1,5 +1,5 @@
-import { MqttPublishError } from './errors/mqtt-publish.error.js';
-import type { QoS } from './interfaces/mqtt-message.interface.js';
+import { MqttPublishError } from '../errors/mqtt-publish.error.js';
+import type { QoS } from '../interfaces/mqtt-message.interface.js';
 
 /**
  * Bounds what may wait for a connection: mqtt.js queues offline publishes without limit (QoS 0

@@ -2,16 +2,16 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { Catch, ForbiddenException, Injectable, ParseIntPipe, UseFilters, UseGuards, type CanActivate, type ExceptionFilter } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { IPublishPacket } from 'mqtt';
-import { CaptureLogger } from '../../../test/support/capture-logger.js';
-import { FakeMqttClient } from '../../../test/support/fake-mqtt-client.js';
-import { unhandledRejections } from '../../../test/support/unhandled-rejections.js';
-import { Payload } from './decorators/param.decorators.js';
+import { CaptureLogger } from '../../../../test/support/capture-logger.js';
+import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
+import { unhandledRejections } from '../../../../test/support/unhandled-rejections.js';
+import { Payload } from '../decorators/param.decorators.js';
 import { HandlerInvokerFactory } from './handler-invoker.js';
-import type { PayloadFormat } from './interfaces/mqtt-message.interface.js';
+import type { PayloadFormat } from '../interfaces/mqtt-message.interface.js';
 import { type BoundHandler, MessageDispatcher } from './message-dispatcher.js';
 import type { MqttContext } from './mqtt-context.js';
-import { SubscriptionRegistry } from './subscription-registry.js';
-import { parseTopicFilter } from './topic-filter.js';
+import { SubscriptionRegistry } from '../connection/subscription-registry.js';
+import { parseTopicFilter } from '../protocol/topic-filter.js';
 
 interface Call {
   label: string;

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { IClientPublishOptions, Packet } from 'mqtt';
-import { FakeMqttClient } from '../../../test/support/fake-mqtt-client.js';
+import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
 import { ClientPublisher } from './client-publisher.js';
 
 interface Outcome {

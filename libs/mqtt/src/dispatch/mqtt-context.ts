@@ -1,7 +1,7 @@
 import type { ArgumentsHost } from '@nestjs/common';
 import type { IPublishPacket } from 'mqtt';
-import { MQTT_CONTEXT_TYPE } from './mqtt.constants.js';
-import { extractTopicParams, type ParsedTopicFilter } from './topic-filter.js';
+import { MQTT_CONTEXT_TYPE } from '../mqtt.constants.js';
+import { extractTopicParams, type ParsedTopicFilter } from '../protocol/topic-filter.js';
 
 /**
  * What a handler knows about the message beyond its payload. Handlers receive it as the fourth

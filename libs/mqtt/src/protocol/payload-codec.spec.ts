@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { describe, expect, it } from '@jest/globals';
-import { MqttArgumentError } from './errors/mqtt-argument.error.js';
+import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
 import { decodePayload, encodePayload, parseJson, PayloadDecodeFailure } from './payload-codec.js';
 
 const MAX = 1024;

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IPublishPacket } from 'mqtt';
-import { MqttArgumentError } from './errors/mqtt-argument.error.js';
-import { MqttRequestError } from './errors/mqtt-request.error.js';
-import type { MqttPayload, MqttPublishOptions } from './interfaces/mqtt-message.interface.js';
-import type { BoundHandler, MessageDispatcher } from './message-dispatcher.js';
-import { MAX_TIMER_DELAY_MS } from './mqtt.constants.js';
+import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
+import { MqttRequestError } from '../errors/mqtt-request.error.js';
+import type { MqttPayload, MqttPublishOptions } from '../interfaces/mqtt-message.interface.js';
+import type { BoundHandler, MessageDispatcher } from '../dispatch/message-dispatcher.js';
+import { MAX_TIMER_DELAY_MS } from '../mqtt.constants.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
-import { parseTopicFilter } from './topic-filter.js';
+import { parseTopicFilter } from '../protocol/topic-filter.js';
 
 /** Name of the user property that carries a responder's error (see MessageDispatcher). */
 export const REPLY_ERROR_PROPERTY = 'error';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { IPublishPacket } from 'mqtt';
-import { FakeMqttClient } from '../../../test/support/fake-mqtt-client.js';
+import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
 import { ClientPublisher } from './client-publisher.js';
 import { createReplier } from './reply-publisher.js';
 

@@ -1,14 +1,14 @@
 import type { LoggerService } from '@nestjs/common';
 import type { IPublishPacket } from 'mqtt';
-import type { PayloadFormat } from './interfaces/mqtt-message.interface.js';
+import type { PayloadFormat } from '../interfaces/mqtt-message.interface.js';
 import type { HandlerInvoker, PreparedHandler } from './handler-invoker.js';
-import { describeError } from './errors/describe-error.js';
+import { describeError } from '../errors/describe-error.js';
 import { MqttContext } from './mqtt-context.js';
-import type { MqttAckMode } from './options.js';
-import { decodePayload, formatName, PayloadDecodeFailure } from './payload-codec.js';
-import type { IdentifiedSubscription, SubscriptionIndex } from './subscription-registry.js';
-import type { ParsedTopicFilter } from './topic-filter.js';
-import { TopicRouter } from './topic-router.js';
+import type { MqttAckMode } from '../options/options.js';
+import { decodePayload, formatName, PayloadDecodeFailure } from '../protocol/payload-codec.js';
+import type { IdentifiedSubscription, SubscriptionIndex } from '../connection/subscription-registry.js';
+import type { ParsedTopicFilter } from '../protocol/topic-filter.js';
+import { TopicRouter } from '../protocol/topic-router.js';
 
 /** A handler method ready to run: everything decided at bootstrap. */
 export interface BoundHandler {

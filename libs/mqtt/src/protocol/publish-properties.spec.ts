@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import mqttPacket from 'mqtt-packet';
-import { MqttArgumentError } from './errors/mqtt-argument.error.js';
-import { MqttConfigError } from './errors/mqtt-config.error.js';
+import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
+import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import { assertPublishProperties, assertWillProperties } from './publish-properties.js';
 
 const FIELD = 'options.properties';

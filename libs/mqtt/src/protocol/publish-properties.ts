@@ -1,7 +1,7 @@
 import type { IClientOptions } from 'mqtt';
-import { MqttArgumentError } from './errors/mqtt-argument.error.js';
-import { MqttConfigError } from './errors/mqtt-config.error.js';
-import { MqttTopicError } from './errors/mqtt-topic.error.js';
+import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
+import { MqttConfigError } from '../errors/mqtt-config.error.js';
+import { MqttTopicError } from '../errors/mqtt-topic.error.js';
 import { assertTopicName } from './topic-filter.js';
 
 /** MQTT 5 will properties (CONNECT will), as mqtt.js takes them. */

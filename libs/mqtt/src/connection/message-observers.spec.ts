@@ -1,14 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { IPublishPacket } from 'mqtt';
 import type { Subscription } from 'rxjs';
-import { CaptureLogger } from '../../../test/support/capture-logger.js';
-import { FakeMqttClient } from '../../../test/support/fake-mqtt-client.js';
-import { MqttSubscribeError } from './errors/mqtt-subscribe.error.js';
-import type { MqttMessage } from './interfaces/mqtt-message.interface.js';
-import { MessageDispatcher } from './message-dispatcher.js';
+import { CaptureLogger } from '../../../../test/support/capture-logger.js';
+import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
+import { MqttSubscribeError } from '../errors/mqtt-subscribe.error.js';
+import type { MqttMessage } from '../interfaces/mqtt-message.interface.js';
+import { MessageDispatcher } from '../dispatch/message-dispatcher.js';
 import { MessageObservers } from './message-observers.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
-import { parseTopicFilter } from './topic-filter.js';
+import { parseTopicFilter } from '../protocol/topic-filter.js';
 
 /** Observers on the real registry and dispatcher, over a connected fake mqtt.js client (MQTT 3.1.1: routed by topic). */
 function setup() {
