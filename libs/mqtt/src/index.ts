@@ -7,6 +7,7 @@ export { DEFAULT_MQTT_CLIENT_NAME, MQTT_CONTEXT_TYPE } from './mqtt.constants.js
 export * from './decorators/index.js';
 export * from './errors/index.js';
 export * from './interfaces/mqtt-message.interface.js';
+export type { MqttAckMode } from './interfaces/mqtt-handler.interface.js';
 export {
   MQTT_DEFAULTS,
   type MqttModuleOptions,
@@ -14,7 +15,6 @@ export {
   type MqttWillOptions,
   type MqttProtocol,
   type MqttConnectPolicy,
-  type MqttAckMode,
   type PemSource,
   type MqttTlsVerification,
 } from './options/options.js';

@@ -1,6 +1,6 @@
 import { MQTT_TOPIC_HANDLER_METADATA } from '../mqtt.constants.js';
 import type { PayloadFormat, QoS } from '../interfaces/mqtt-message.interface.js';
-import type { MqttAckMode } from '../options/options.js';
+import type { MqttAckMode } from '../interfaces/mqtt-handler.interface.js';
 import { appendMethodMetadata } from './append-metadata.js';
 
 export interface OnTopicOptions {

@@ -4,7 +4,7 @@ import type { PayloadFormat } from '../interfaces/mqtt-message.interface.js';
 import type { HandlerInvoker, PreparedHandler } from './handler-invoker.js';
 import { describeError } from '../errors/describe-error.js';
 import { MqttContext } from './mqtt-context.js';
-import type { MqttAckMode } from '../options/options.js';
+import type { MqttAckMode } from '../interfaces/mqtt-handler.interface.js';
 import { decodePayload, formatName, PayloadDecodeFailure } from '../protocol/payload-codec.js';
 import type { IdentifiedSubscription, SubscriptionIndex } from '../connection/subscription-registry.js';
 import type { ParsedTopicFilter } from '../protocol/topic-filter.js';

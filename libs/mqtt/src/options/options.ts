@@ -2,14 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import type { IClientOptions } from 'mqtt';
+import { configError } from '../errors/error-factory.js';
 import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import { MqttError } from '../errors/mqtt.error.js';
 import { MAX_TIMER_DELAY_MS } from '../mqtt.constants.js';
 import type { MqttPayload, PayloadFormat, QoS } from '../interfaces/mqtt-message.interface.js';
 import { encodePayload, isPayloadFormat } from '../protocol/payload-codec.js';
 import { assertWillProperties, type MqttWillProperties } from '../protocol/publish-properties.js';
-import { qosProblem } from '../protocol/qos.js';
 import { assertTopicName } from '../protocol/topic-filter.js';
+import type { MqttAckMode } from '../interfaces/mqtt-handler.interface.js';
+import { assertKnownKeys, assertQos, keysOf, optionalBoolean, optionalInteger, optionalSecret, optionalString } from './assert.js';
 
 export type MqttProtocol = 'mqtt' | 'mqtts' | 'ws' | 'wss';
 
@@ -49,8 +51,6 @@ export interface MqttWillOptions {
 /** How `app.init()` treats the first connection. */
 export type MqttConnectPolicy = 'wait' | 'background';
 
-/** When a QoS 1/2 message is acknowledged to the broker. */
-export type MqttAckMode = 'auto' | 'after-handler';
 
 export interface MqttModuleOptions {
   /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL; credentials in it are used and never logged. */
@@ -233,10 +233,6 @@ export interface ResolvedTls {
   readonly rejectUnauthorized: boolean;
 }
 
-/** Every key of `T`, each listed once: an option added to the type and not here fails to compile, and so does a stray one. */
-function keysOf<T>(keys: { readonly [K in keyof Required<T>]: true }): ReadonlySet<string> {
-  return new Set(Object.keys(keys));
-}
 const KNOWN_KEYS = keysOf<MqttModuleOptions>({
   url: true, host: true, port: true, protocol: true, path: true, clientId: true, username: true, password: true,
   keepalive: true, clean: true, protocolVersion: true, sessionExpiryInterval: true, tls: true, insecure: true, will: true,
@@ -248,6 +244,7 @@ const TLS_KEYS = keysOf<MqttTlsOptions>({
   ca: true, cert: true, key: true, passphrase: true, ciphers: true, minVersion: true, servername: true, rejectUnauthorized: true,
 });
 const WILL_KEYS = keysOf<MqttWillOptions>({ topic: true, payload: true, qos: true, retain: true, properties: true });
+const CLIENT_OPTIONS_NOTE = 'raw mqtt.js options go in clientOptions';
 const PROTOCOLS: readonly MqttProtocol[] = ['mqtt', 'mqtts', 'ws', 'wss'];
 
 /** Validates module options and applies the defaults. Throws MqttConfigError naming the field. */
@@ -255,17 +252,17 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
   if (options === null || typeof options !== 'object') {
     throw new MqttConfigError('options', 'expected an object');
   }
-  checkKnownKeys(options, KNOWN_KEYS, '');
+  assertKnownKeys(options, KNOWN_KEYS, configError, { note: CLIENT_OPTIONS_NOTE });
 
   const address = resolveAddress(options);
-  const username = address.username ?? optionalString(options.username, 'username');
-  const password = address.password ?? optionalSecret(options.password, 'password');
+  const username = address.username ?? optionalString(options.username, 'username', configError);
+  const password = address.password ?? optionalSecret(options.password, 'password', configError);
   if (password !== undefined && username === undefined) {
     throw new MqttConfigError('password', 'a password needs a username (MQTT 3.1.1 §3.1.2.9)');
   }
 
-  const clean = optionalBoolean(options.clean, 'clean') ?? MQTT_DEFAULTS.clean;
-  const givenClientId = optionalString(options.clientId, 'clientId');
+  const clean = optionalBoolean(options.clean, 'clean', configError) ?? MQTT_DEFAULTS.clean;
+  const givenClientId = optionalString(options.clientId, 'clientId', configError);
   if (givenClientId === '') {
     throw new MqttConfigError('clientId', 'must not be empty; leave it out for a generated unique id');
   }
@@ -277,7 +274,7 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
   if (protocolVersion !== 3 && protocolVersion !== 4 && protocolVersion !== 5) {
     throw new MqttConfigError('protocolVersion', `must be 3, 4 or 5, got ${String(protocolVersion)}`);
   }
-  const givenSessionExpiry = optionalInteger(options.sessionExpiryInterval, 'sessionExpiryInterval', 0, 0xffffffff);
+  const givenSessionExpiry = optionalInteger(options.sessionExpiryInterval, 'sessionExpiryInterval', configError, 0, 0xffffffff);
   if (givenSessionExpiry !== undefined && protocolVersion !== 5) {
     throw new MqttConfigError('sessionExpiryInterval', 'is an MQTT 5 property; set protocolVersion: 5');
   }
@@ -288,9 +285,9 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
   if (options.tls !== undefined && !secure) {
     throw new MqttConfigError('tls', `TLS options need an mqtts: or wss: broker, not ${address.protocol}:`);
   }
-  const insecure = optionalBoolean(options.insecure, 'insecure') ?? MQTT_DEFAULTS.insecure;
+  const insecure = optionalBoolean(options.insecure, 'insecure', configError) ?? MQTT_DEFAULTS.insecure;
 
-  const share = optionalString(options.share, 'share');
+  const share = optionalString(options.share, 'share', configError);
   if (share !== undefined && (share === '' || /[/+#]/.test(share))) {
     throw new MqttConfigError('share', "a shared-subscription group must be non-empty, without '/', '+' or '#'");
   }
@@ -306,7 +303,7 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
   if (connect !== 'wait' && connect !== 'background') {
     throw new MqttConfigError('connect', "must be 'wait' or 'background'");
   }
-  const maxPayloadBytes = optionalInteger(options.maxPayloadBytes, 'maxPayloadBytes', 1, 268_435_455) ?? MQTT_DEFAULTS.maxPayloadBytes;
+  const maxPayloadBytes = optionalInteger(options.maxPayloadBytes, 'maxPayloadBytes', configError, 1, 268_435_455) ?? MQTT_DEFAULTS.maxPayloadBytes;
   if (options.clientOptions !== undefined && (options.clientOptions === null || typeof options.clientOptions !== 'object')) {
     throw new MqttConfigError('clientOptions', 'expected an object of mqtt.js options');
   }
@@ -329,7 +326,7 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     clientIdGenerated: givenClientId === undefined,
     username,
     password,
-    keepalive: optionalInteger(options.keepalive, 'keepalive', 0, 65_535) ?? MQTT_DEFAULTS.keepalive,
+    keepalive: optionalInteger(options.keepalive, 'keepalive', configError, 0, 65_535) ?? MQTT_DEFAULTS.keepalive,
     clean,
     protocolVersion,
     sessionExpiryInterval,
@@ -338,21 +335,21 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
     tlsVerification,
     will: resolveWill(options.will, maxPayloadBytes, protocolVersion),
     connect,
-    connectTimeout: optionalInteger(options.connectTimeout, 'connectTimeout', 1, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.connectTimeout,
-    reconnectPeriod: optionalInteger(options.reconnectPeriod, 'reconnectPeriod', 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.reconnectPeriod,
-    logging: optionalBoolean(options.logging, 'logging') ?? MQTT_DEFAULTS.logging,
+    connectTimeout: optionalInteger(options.connectTimeout, 'connectTimeout', configError, 1, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.connectTimeout,
+    reconnectPeriod: optionalInteger(options.reconnectPeriod, 'reconnectPeriod', configError, 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.reconnectPeriod,
+    logging: optionalBoolean(options.logging, 'logging', configError) ?? MQTT_DEFAULTS.logging,
     share,
     payload,
     ack,
     maxPayloadBytes,
-    shutdownTimeout: optionalInteger(options.shutdownTimeout, 'shutdownTimeout', 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.shutdownTimeout,
-    offlineQueueLimit: optionalInteger(options.offlineQueueLimit, 'offlineQueueLimit', 0, 10_000_000) ?? MQTT_DEFAULTS.offlineQueueLimit,
-    maxInflight: optionalInteger(options.maxInflight, 'maxInflight', 1, 65_535) ?? MQTT_DEFAULTS.maxInflight,
-    queueQos0Offline: optionalBoolean(options.queueQos0Offline, 'queueQos0Offline') ?? MQTT_DEFAULTS.queueQos0Offline,
-    dedupeWindowMs: optionalInteger(options.dedupeWindowMs, 'dedupeWindowMs', 1, 86_400_000),
-    reply: optionalBoolean(options.reply, 'reply') ?? MQTT_DEFAULTS.reply,
-    replyErrorDetails: optionalBoolean(options.replyErrorDetails, 'replyErrorDetails') ?? MQTT_DEFAULTS.replyErrorDetails,
-    replyBacklogBytes: optionalInteger(options.replyBacklogBytes, 'replyBacklogBytes', 0, Number.MAX_SAFE_INTEGER) ?? MQTT_DEFAULTS.replyBacklogBytes,
+    shutdownTimeout: optionalInteger(options.shutdownTimeout, 'shutdownTimeout', configError, 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.shutdownTimeout,
+    offlineQueueLimit: optionalInteger(options.offlineQueueLimit, 'offlineQueueLimit', configError, 0, 10_000_000) ?? MQTT_DEFAULTS.offlineQueueLimit,
+    maxInflight: optionalInteger(options.maxInflight, 'maxInflight', configError, 1, 65_535) ?? MQTT_DEFAULTS.maxInflight,
+    queueQos0Offline: optionalBoolean(options.queueQos0Offline, 'queueQos0Offline', configError) ?? MQTT_DEFAULTS.queueQos0Offline,
+    dedupeWindowMs: optionalInteger(options.dedupeWindowMs, 'dedupeWindowMs', configError, 1, 86_400_000),
+    reply: optionalBoolean(options.reply, 'reply', configError) ?? MQTT_DEFAULTS.reply,
+    replyErrorDetails: optionalBoolean(options.replyErrorDetails, 'replyErrorDetails', configError) ?? MQTT_DEFAULTS.replyErrorDetails,
+    replyBacklogBytes: optionalInteger(options.replyBacklogBytes, 'replyBacklogBytes', configError, 0, Number.MAX_SAFE_INTEGER) ?? MQTT_DEFAULTS.replyBacklogBytes,
     clientOptions: options.clientOptions ?? {},
   };
 }
@@ -386,7 +383,7 @@ function resolveAddress(options: MqttModuleOptions): ResolvedAddress {
   if (!PROTOCOLS.includes(protocol)) {
     throw new MqttConfigError('protocol', `must be one of ${PROTOCOLS.join(', ')}, got ${JSON.stringify(protocol)}`);
   }
-  const host = optionalString(options.host, 'host') ?? MQTT_DEFAULTS.host;
+  const host = optionalString(options.host, 'host', configError) ?? MQTT_DEFAULTS.host;
   if (host === '' || /[/\s@]/.test(host)) {
     const reason = host.includes('@') ? 'credentials go in username and password' : 'it is not a host name or address';
     throw new MqttConfigError('host', `"${redactUrlValue(host)}": ${reason}`);
@@ -401,8 +398,8 @@ function resolveAddress(options: MqttModuleOptions): ResolvedAddress {
         : `${JSON.stringify(host)} is not a host name or address (an IPv6 address goes without brackets)`,
     );
   }
-  const port = optionalInteger(options.port, 'port', 1, 65_535) ?? DEFAULT_PORTS[protocol];
-  const path = optionalString(options.path, 'path');
+  const port = optionalInteger(options.port, 'port', configError, 1, 65_535) ?? DEFAULT_PORTS[protocol];
+  const path = optionalString(options.path, 'path', configError);
   return { protocol, host, port, path, displayUrl: formatUrl(protocol, host, port, path) };
 }
 
@@ -473,7 +470,7 @@ function resolveTls(tls: MqttTlsOptions): ResolvedTls {
   if (tls === null || typeof tls !== 'object') {
     throw new MqttConfigError('tls', 'expected an object');
   }
-  checkKnownKeys(tls, TLS_KEYS, 'tls.');
+  assertKnownKeys(tls, TLS_KEYS, configError, { prefix: 'tls.', note: CLIENT_OPTIONS_NOTE });
   const minVersion = tls.minVersion ?? MQTT_DEFAULTS.tlsMinVersion;
   if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') {
     throw new MqttConfigError('tls.minVersion', `must be 'TLSv1.2' or 'TLSv1.3' (older versions are broken), got ${JSON.stringify(minVersion)}`);
@@ -488,11 +485,11 @@ function resolveTls(tls: MqttTlsOptions): ResolvedTls {
     ca,
     cert: tls.cert === undefined ? undefined : readPem(tls.cert, 'tls.cert'),
     key: tls.key === undefined ? undefined : readPem(tls.key, 'tls.key'),
-    passphrase: optionalString(tls.passphrase, 'tls.passphrase'),
-    ciphers: optionalString(tls.ciphers, 'tls.ciphers'),
+    passphrase: optionalString(tls.passphrase, 'tls.passphrase', configError),
+    ciphers: optionalString(tls.ciphers, 'tls.ciphers', configError),
     minVersion,
-    servername: optionalString(tls.servername, 'tls.servername'),
-    rejectUnauthorized: optionalBoolean(tls.rejectUnauthorized, 'tls.rejectUnauthorized') ?? true,
+    servername: optionalString(tls.servername, 'tls.servername', configError),
+    rejectUnauthorized: optionalBoolean(tls.rejectUnauthorized, 'tls.rejectUnauthorized', configError) ?? true,
   };
 }
 
@@ -538,15 +535,14 @@ function resolveWill(will: MqttWillOptions | undefined, maxPayloadBytes: number,
   if (will === null || typeof will !== 'object') {
     throw new MqttConfigError('will', 'expected an object with a topic');
   }
-  checkKnownKeys(will, WILL_KEYS, 'will.');
+  assertKnownKeys(will, WILL_KEYS, configError, { prefix: 'will.', note: CLIENT_OPTIONS_NOTE });
   try {
     assertTopicName(will.topic, 'will.topic');
   } catch (error) {
     throw new MqttConfigError('will.topic', (error as MqttError).message);
   }
   const qos = will.qos ?? 0;
-  const qosWrong = qosProblem(qos);
-  if (qosWrong) throw new MqttConfigError('will.qos', qosWrong);
+  assertQos(qos, 'will.qos', configError);
   if (will.properties !== undefined && protocolVersion !== 5) {
     throw new MqttConfigError('will.properties', 'are MQTT 5 properties; set protocolVersion: 5');
   }
@@ -562,72 +558,9 @@ function resolveWill(will: MqttWillOptions | undefined, maxPayloadBytes: number,
     topic: will.topic,
     payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
     qos,
-    retain: optionalBoolean(will.retain, 'will.retain') ?? false,
+    retain: optionalBoolean(will.retain, 'will.retain', configError) ?? false,
     ...(will.properties ? { properties: will.properties } : {}),
   };
-}
-
-function checkKnownKeys(value: object, known: ReadonlySet<string>, prefix: string): void {
-  for (const key of Object.keys(value)) {
-    if (!known.has(key)) {
-      const closest = closestKey(key, known);
-      const hint = closest ? `did you mean '${prefix}${closest}'? ` : '';
-      throw new MqttConfigError(`${prefix}${key}`, `unknown option (${hint}raw mqtt.js options go in clientOptions)`);
-    }
-  }
-}
-
-/** The known key a typo most likely meant: same letters ignoring case, or at most two edits away. */
-function closestKey(key: string, known: ReadonlySet<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    if (candidate.toLowerCase() === key.toLowerCase()) return candidate;
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
-    if (distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance; option names are short, so the plain table is enough. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length];
-}
-
-function optionalString(value: unknown, field: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new MqttConfigError(field, `expected a string, got ${typeof value}`);
-  return value;
-}
-
-function optionalSecret(value: unknown, field: string): string | Buffer | undefined {
-  if (value === undefined || typeof value === 'string' || Buffer.isBuffer(value)) return value;
-  throw new MqttConfigError(field, `expected a string or Buffer, got ${typeof value}`);
-}
-
-function optionalBoolean(value: unknown, field: string): boolean | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') throw new MqttConfigError(field, `expected true or false, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function optionalInteger(value: unknown, field: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new MqttConfigError(field, `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
 }
 
 /** The mqtt.js options for resolved options. The client is created unconnected; we own resubscription. */

@@ -170,14 +170,26 @@ export function toSharedFilter(parsed: ParsedTopicFilter, group: string | undefi
   return `${SHARE_PREFIX}${group}/${parsed.brokerFilter}`;
 }
 
-function checkShareGroup(filter: string, group: string, where: string): void {
-  if (group.length === 0) {
-    throw new MqttTopicError(filter, where, 'the shared-subscription group must not be empty');
+function checkShareGroup(filter: string, group: unknown, where: string): void {
+  const problem = shareGroupProblem(group);
+  if (problem) throw new MqttTopicError(filter, where, problem);
+}
+
+/**
+ * The shared-subscription group rule, worded once for topic filters (`$share/<group>/...`), the
+ * module's `share` option and `@OnTopic({ share })`: what is wrong with `group`, or undefined when it
+ * is a valid group. A group is one non-empty topic level without wildcards or characters brokers refuse.
+ */
+export function shareGroupProblem(group: unknown): string | undefined {
+  if (typeof group !== 'string') {
+    return `the shared-subscription group must be a string, got ${group === null ? 'null' : typeof group}`;
   }
+  if (group.length === 0) return 'the shared-subscription group must not be empty';
   if (/[/+#]/.test(group)) {
-    throw new MqttTopicError(filter, where, `the shared-subscription group '${group}' must not contain '/', '+' or '#'`);
+    return `the shared-subscription group '${group}' must not contain '/', '+' or '#' (it is one topic level, without wildcards)`;
   }
-  checkCharacters(group, where);
+  const problem = characterProblem(group);
+  return problem && `the shared-subscription group ${JSON.stringify(group)}: ${problem}`;
 }
 
 /**
@@ -186,39 +198,45 @@ function checkShareGroup(filter: string, group: string, where: string): void {
  * broker drop the connection, and mqtt.js would resend it on every reconnect.
  */
 function checkCharacters(value: string, where: string): void {
+  const problem = characterProblem(value);
+  if (problem) throw new MqttTopicError(value, where, problem);
+}
+
+function characterProblem(value: string): string | undefined {
   if (value.length === 0) {
-    throw new MqttTopicError(value, where, 'must not be empty');
+    return 'must not be empty';
   }
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
-      throw new MqttTopicError(value, where, `control character U+${hex(c)} at index ${i}`);
+      return `control character U+${hex(c)} at index ${i}`;
     }
     if (c >= 0xfdd0 && c <= 0xfdef) {
-      throw new MqttTopicError(value, where, `non-character U+${hex(c)} at index ${i}`);
+      return `non-character U+${hex(c)} at index ${i}`;
     }
     if (c >= 0xd800 && c <= 0xdbff) {
       const next = value.charCodeAt(i + 1);
       if (!(next >= 0xdc00 && next <= 0xdfff)) {
-        throw new MqttTopicError(value, where, `unpaired surrogate at index ${i}`);
+        return `unpaired surrogate at index ${i}`;
       }
       const cp = ((c - 0xd800) << 10) + (next - 0xdc00) + 0x10000;
       if ((cp & 0xfffe) === 0xfffe) {
-        throw new MqttTopicError(value, where, `non-character U+${hex(cp)} at index ${i}`);
+        return `non-character U+${hex(cp)} at index ${i}`;
       }
       i++;
       continue;
     }
     if (c >= 0xdc00 && c <= 0xdfff) {
-      throw new MqttTopicError(value, where, `unpaired surrogate at index ${i}`);
+      return `unpaired surrogate at index ${i}`;
     }
     if (c === 0xfffe || c === 0xffff) {
-      throw new MqttTopicError(value, where, `non-character U+${hex(c)} at index ${i}`);
+      return `non-character U+${hex(c)} at index ${i}`;
     }
   }
   if (value.length > MQTT_MAX_TOPIC_BYTES / 3 && Buffer.byteLength(value) > MQTT_MAX_TOPIC_BYTES) {
-    throw new MqttTopicError(value, where, `must not exceed ${MQTT_MAX_TOPIC_BYTES} bytes`);
+    return `must not exceed ${MQTT_MAX_TOPIC_BYTES} bytes`;
   }
+  return undefined;
 }
 
 function hex(code: number): string {
