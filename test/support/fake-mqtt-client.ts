@@ -1,18 +1,44 @@
 import { EventEmitter } from 'node:events';
-import type { IClientOptions, IClientPublishOptions, IClientSubscribeOptions, ISubscriptionMap, MqttClient, Packet } from 'mqtt';
+import type {
+  IClientOptions,
+  IClientPublishOptions,
+  IClientSubscribeOptions,
+  IConnackPacket,
+  IPublishPacket,
+  ISubscriptionMap,
+  MqttClient,
+  Packet,
+} from 'mqtt';
 
 /**
- * A stand-in for the parts of mqtt.js's `MqttClient` that the engine classes use (ClientPublisher,
- * SubscriptionRegistry, the request client through them), for unit specs only: it records every
- * call and never answers by itself. The test decides when and how the "broker" answers: `ack()` a
- * publish, `suback()` a subscription, `resolveUnsubscribe()` an unsubscribe. e2e tests never use it.
+ * A stand-in for the parts of mqtt.js's `MqttClient` that the engine classes use (MqttConnection,
+ * ClientPublisher, SubscriptionRegistry, the request client through them), for unit specs only: it
+ * records every call and never answers by itself. The test decides when and how the "broker"
+ * answers: `ack()` a publish, `suback()` a subscription, `resolveUnsubscribe()` an unsubscribe,
+ * `simulateConnect()` a CONNACK, `deliver()` a message, `finish()` an `end()`. e2e tests never use it.
+ *
+ * `MqttConnection` takes it through its client factory: `new MqttConnection(name, options, logger,
+ * (clientOptions) => (fake = new FakeMqttClient(clientOptions)).client)`.
  */
 export class FakeMqttClient extends EventEmitter {
   connected = false;
-  options: IClientOptions = {};
   readonly published: PublishCall[] = [];
   readonly subscribed: SubscribeCall[] = [];
   readonly unsubscribed: UnsubscribeCall[] = [];
+  /** How often `connect()` was called (MqttConnection.start connects a `manualConnect` client). */
+  connectCalls = 0;
+  readonly endCalls: EndCall[] = [];
+  /** Whether `end()` calls back by itself (on a microtask); false: the test calls `finish()` on the EndCall. */
+  endsAtOnce = true;
+  /** Acknowledgements mqtt.js would have sent for delivered messages, in order. */
+  readonly sentAcks: Array<{ cmd: 'puback' | 'pubrec' | 'pubcomp'; messageId: number | undefined }> = [];
+  /** Replaced by MqttConnection (mqtt.js's `log` option and its documented `handleMessage` hook). */
+  log: (...args: unknown[]) => void = () => undefined;
+  handleMessage: (packet: Packet, callback: (error?: Error) => void) => void = (_packet, callback) => callback();
+
+  constructor(public options: IClientOptions = {}) {
+    super();
+  }
 
   /** The fake, typed as what the classes under test take. */
   get client(): MqttClient {
@@ -40,6 +66,69 @@ export class FakeMqttClient extends EventEmitter {
     const call = new UnsubscribeCall(typeof topics === 'string' ? [topics] : topics);
     this.unsubscribed.push(call);
     return call.promise;
+  }
+
+  connect(): this {
+    this.connectCalls++;
+    return this;
+  }
+
+  /** As mqtt.js's `end(force, callback)`: calls back once "closed" (see `endsAtOnce`), after 'close' when it was connected. */
+  end(force?: boolean, callback?: () => void): this {
+    const call = new EndCall(force === true, () => {
+      if (this.connected) {
+        this.connected = false;
+        this.emit('close');
+      }
+      this.emit('end');
+      callback?.();
+    });
+    this.endCalls.push(call);
+    if (this.endsAtOnce) queueMicrotask(() => call.finish());
+    return this;
+  }
+
+  /** The broker accepted the connection: `connected`, then 'connect' with the CONNACK. */
+  simulateConnect(connack: Partial<IConnackPacket> = {}): void {
+    this.connected = true;
+    this.emit('connect', { cmd: 'connack', sessionPresent: false, returnCode: 0, ...connack });
+  }
+
+  /** The connection dropped: 'close', then 'offline' as mqtt.js does before it schedules a reconnect. */
+  simulateConnectionLoss(): void {
+    this.connected = false;
+    this.emit('close');
+    this.emit('offline');
+  }
+
+  /**
+   * A PUBLISH from the broker, handled as mqtt.js's `handlers/publish.ts` does: QoS 0 emits 'message'
+   * and calls `handleMessage`; QoS 1 asks `customHandleAcks` first (an error there: no message, no ack,
+   * 'error' emitted), then emits 'message' and sends PUBACK when `handleMessage` calls back. QoS 2 is
+   * simplified to the same sequence with PUBCOMP (mqtt.js emits it on PUBREL).
+   */
+  deliver(topic: string, payload: Buffer | string, packet: Partial<IPublishPacket> = {}): IPublishPacket {
+    const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    const full: IPublishPacket = { cmd: 'publish', topic, payload: body, qos: 0, dup: false, retain: false, ...packet };
+    if (full.qos === 0) {
+      this.emit('message', topic, body, full);
+      this.handleMessage(full, () => undefined);
+      return full;
+    }
+    const ack = full.qos === 1 ? 'puback' : 'pubcomp';
+    const customHandleAcks = this.options.customHandleAcks ?? ((_t, _m, _p, done) => done(0));
+    customHandleAcks(topic, body, full, (error: Error | number, code?: number) => {
+      if (error instanceof Error) {
+        this.emit('error', error);
+        return;
+      }
+      if ((typeof error === 'number' ? error : code) ?? 0) return;
+      this.emit('message', topic, body, full);
+      this.handleMessage(full, (handleError) => {
+        if (!handleError) this.sentAcks.push({ cmd: ack, messageId: full.messageId });
+      });
+    });
+    return full;
   }
 
   /** The last publish to `topic` (throws when there is none, so a test fails at the right line). */
@@ -105,6 +194,22 @@ export class SubscribeCall {
   /** The SUBSCRIBE failed without a SUBACK (e.g. `new Error('Connection closed')`). */
   fail(error: Error): void {
     this.callback?.(error);
+  }
+}
+
+export class EndCall {
+  private finished = false;
+
+  constructor(
+    readonly force: boolean,
+    private readonly onFinish: () => void,
+  ) {}
+
+  /** The client closed: 'close' (when it was connected), 'end', then `end()`'s callback. Once. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.onFinish();
   }
 }
 

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import mqtt, { type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { BehaviorSubject } from 'rxjs';
 import { MqttConnectionError } from '../errors/mqtt-connection.error.js';
 import type { MqttStatus } from '../interfaces/mqtt-message.interface.js';
@@ -22,6 +22,14 @@ const FATAL_TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE
  * unavailable (0x88), Server busy (0x89), Quota exceeded (0x97), Connection rate exceeded (0x9F).
  */
 const TRANSIENT_CONNACK_CODES: ReadonlySet<number> = new Set([3, 0x88, 0x89, 0x97, 0x9f]);
+
+/**
+ * Makes the mqtt.js client of a connection, unconnected (`manualConnect`): `start()` connects it.
+ * The default is `mqtt.connect`; unit specs pass a fake.
+ */
+export type MqttClientFactory = (options: IClientOptions) => MqttClient;
+
+export const connectMqttClient: MqttClientFactory = (options) => mqtt.connect(options);
 
 /** Handed to mqtt.js instead of an acknowledgement while draining: the message stays the broker's. */
 const WITHHELD = new Error('not acknowledged: the client is shutting down, the broker keeps the message');
@@ -61,10 +69,11 @@ export class MqttConnection {
     readonly name: string,
     readonly options: ResolvedMqttOptions,
     private readonly logger: LoggerService,
+    createClient: MqttClientFactory = connectMqttClient,
   ) {
     // A no-op replaces mqtt.js's `debug` output, which prints the CONNECT packet password; start()
     // installs the redacting logger when asked. mqtt.js logs several times per packet: keep this free.
-    this.client = mqtt.connect({ ...toClientOptions(options), log: noop });
+    this.client = createClient({ ...toClientOptions(options), log: noop });
     this.publisher = new ClientPublisher(this.client, options.maxInflight, () => this.status.isStopped);
     const replier = createReplier(this.publisher, options.maxPayloadBytes, options.replyBacklogBytes, (message) => this.note(MQTT_LOG_WARNING, message));
     this.events = new MqttEventHandlers(logger);
