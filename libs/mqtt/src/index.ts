@@ -8,16 +8,16 @@ export * from './decorators/index.js';
 export * from './errors/index.js';
 export * from './interfaces/mqtt-message.interface.js';
 export type { MqttAckMode } from './interfaces/mqtt-handler.interface.js';
-export {
-  MQTT_DEFAULTS,
-  type MqttModuleOptions,
-  type MqttTlsOptions,
-  type MqttWillOptions,
-  type MqttProtocol,
-  type MqttConnectPolicy,
-  type PemSource,
-  type MqttTlsVerification,
-} from './options/options.js';
+export { MQTT_DEFAULTS } from './options/mqtt-defaults.js';
+export type {
+  MqttModuleOptions,
+  MqttTlsOptions,
+  MqttWillOptions,
+  MqttProtocol,
+  MqttConnectPolicy,
+  PemSource,
+  MqttTlsVerification,
+} from './options/mqtt-module-options.interface.js';
 export type { MqttWillProperties } from './protocol/publish-properties.js';
 export { TopicRouter } from './protocol/topic-router.js';
 export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './protocol/topic-filter.js';

@@ -3,7 +3,8 @@ import { DEFAULT_MQTT_CLIENT_NAME } from './mqtt.constants.js';
 import { MqttConfigError } from './errors/mqtt-config.error.js';
 import { MqttConnection } from './connection/mqtt-connection.js';
 import { MqttService } from './mqtt.service.js';
-import { resolveMqttOptions, type MqttModuleOptions } from './options/options.js';
+import type { MqttModuleOptions } from './options/mqtt-module-options.interface.js';
+import { resolveMqttOptions } from './options/resolve-mqtt-options.js';
 
 /**
  * The clients of one application, by name. Created clients stay unconnected until the explorer

@@ -3,7 +3,7 @@ import { DEFAULT_MQTT_CLIENT_NAME } from './mqtt.constants.js';
 import { MqttClientRegistry } from './mqtt-client.registry.js';
 import { MqttCoreModule } from './mqtt-core.module.js';
 import { getMqttToken } from './mqtt.tokens.js';
-import type { MqttModuleOptions } from './options/options.js';
+import type { MqttModuleOptions } from './options/mqtt-module-options.interface.js';
 
 /** Options that shape the module rather than the client; they sit next to `useFactory` in forRootAsync. */
 export interface MqttModuleExtras {

@@ -15,7 +15,7 @@ import type {
 } from './interfaces/mqtt-message.interface.js';
 import type { MqttConnection } from './connection/mqtt-connection.js';
 import { MessageObservers } from './connection/message-observers.js';
-import { MQTT_DEFAULTS } from './options/options.js';
+import { MQTT_DEFAULTS } from './options/mqtt-defaults.js';
 import { encodePayload } from './protocol/payload-codec.js';
 import { assertPublishProperties } from './protocol/publish-properties.js';
 import { qosProblem } from './protocol/qos.js';

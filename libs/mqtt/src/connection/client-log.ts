@@ -1,5 +1,5 @@
 import { formatWithOptions } from 'node:util';
-import { redactUrl } from '../options/options.js';
+import { redactUrl } from '../options/broker-url.js';
 
 /** Flask-MQTT's (paho's) log levels, passed to `@OnLog` handlers. */
 export const MQTT_LOG_INFO = 0x01;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { IPublishPacket } from 'mqtt';
-import { MQTT_DEFAULTS } from '../options/options.js';
+import { MQTT_DEFAULTS } from '../options/mqtt-defaults.js';
 
 /** Defaults from MQTT_DEFAULTS (the one place for them): a QoS 1 flood with a day-long window stays bounded. */
 export const DEDUPE_MAX_ENTRIES = MQTT_DEFAULTS.dedupeMaxEntries;

@@ -11,7 +11,9 @@ import { DuplicateFilter } from './duplicate-filter.js';
 import { MessageDispatcher } from '../dispatch/message-dispatcher.js';
 import { OfflineQueueGuard } from './offline-queue.js';
 import { TakeoverDetector } from './takeover-detector.js';
-import { MQTT_DEFAULTS, toClientOptions, type ResolvedMqttOptions } from '../options/options.js';
+import { toClientOptions } from '../options/client-options.js';
+import { MQTT_DEFAULTS } from '../options/mqtt-defaults.js';
+import type { ResolvedMqttOptions } from '../options/resolve-mqtt-options.js';
 import { OutageLog } from './outage-log.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { mqttOptionsFromEnv } from './env-options.js';
 import { MqttConfigError } from '../errors/mqtt-config.error.js';
-import { resolveMqttOptions, toClientOptions } from './options.js';
+import { toClientOptions } from './client-options.js';
+import { resolveMqttOptions } from './resolve-mqtt-options.js';
 
 describe('mqttOptionsFromEnv', () => {
   it("uses Flask-MQTT's defaults when no key is set", () => {

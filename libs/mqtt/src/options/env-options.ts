@@ -1,6 +1,6 @@
 import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import type { QoS } from '../interfaces/mqtt-message.interface.js';
-import type { MqttModuleOptions, MqttProtocol, MqttTlsOptions } from './options.js';
+import type { MqttModuleOptions, MqttProtocol, MqttTlsOptions } from './mqtt-module-options.interface.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

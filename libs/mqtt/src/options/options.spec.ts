@@ -3,7 +3,11 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { inspect } from 'node:util';
 import { MqttConfigError } from '../errors/mqtt-config.error.js';
-import { MQTT_DEFAULTS, redactUrl, resolveMqttOptions, toClientOptions, type MqttModuleOptions } from './options.js';
+import { redactUrl } from './broker-url.js';
+import { toClientOptions } from './client-options.js';
+import { MQTT_DEFAULTS } from './mqtt-defaults.js';
+import type { MqttModuleOptions } from './mqtt-module-options.interface.js';
+import { resolveMqttOptions } from './resolve-mqtt-options.js';
 
 const privateKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 

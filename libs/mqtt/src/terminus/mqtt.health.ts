@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { getMqttToken } from '../mqtt.tokens.js';
-import { MQTT_DEFAULTS } from '../options/options.js';
+import { MQTT_DEFAULTS } from '../options/mqtt-defaults.js';
 import type { MqttService } from '../mqtt.service.js';
 
 export interface MqttHealthOptions {
