@@ -6,8 +6,7 @@ export { getMqttToken } from './mqtt.tokens.js';
 export { DEFAULT_MQTT_CLIENT_NAME, MQTT_CONTEXT_TYPE } from './mqtt.constants.js';
 export * from './decorators/index.js';
 export * from './errors/index.js';
-export * from './interfaces/mqtt-message.interface.js';
-export type { MqttAckMode } from './interfaces/mqtt-handler.interface.js';
+export * from './interfaces/index.js';
 export { MQTT_DEFAULTS } from './options/mqtt-defaults.js';
 export type {
   MqttModuleOptions,

@@ -3,7 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { DEFAULT_MQTT_CLIENT_NAME, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
 import type { MqttEventMetadata } from './decorators/on-event.decorators.js';
 import type { OnTopicMetadata, OnTopicOptions } from './decorators/on-topic.decorator.js';
-import { MqttParamType } from './decorators/param.decorators.js';
+import { MqttParamType } from './interfaces/mqtt-handler.interface.js';
 import { MqttHandlerError } from './errors/mqtt-handler.error.js';
 import type { PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
 import type { BoundHandler } from './dispatch/message-dispatcher.js';

@@ -1,19 +1,7 @@
 import { MQTT_EVENT_HANDLER_METADATA } from '../mqtt.constants.js';
+import type { MqttEvent } from '../interfaces/mqtt-handler.interface.js';
 import type { PayloadFormat } from '../interfaces/mqtt-message.interface.js';
 import { appendMethodMetadata } from './append-metadata.js';
-
-/** Client events a method can be bound to. */
-export type MqttEvent =
-  | 'message'
-  | 'connect'
-  | 'disconnect'
-  | 'reconnect'
-  | 'offline'
-  | 'error'
-  | 'publish'
-  | 'subscribe'
-  | 'unsubscribe'
-  | 'log';
 
 export interface MqttEventOptions {
   /** Name of the client; the default client when absent. */

@@ -1,19 +1,6 @@
 import type { PipeTransform, Type } from '@nestjs/common';
+import { MqttParamType } from '../interfaces/mqtt-handler.interface.js';
 import { ROUTE_ARGS_METADATA } from '../mqtt.constants.js';
-
-/**
- * Parameter kinds. PAYLOAD and TOPIC_PARAM reuse Nest's numbers for `body` and `param`, so
- * `ValidationPipe` validates `@Payload()` DTOs and pipes see `metadata.type` as they would on a route.
- */
-export enum MqttParamType {
-  PAYLOAD = 3,
-  TOPIC_PARAM = 5,
-  TOPIC = 30,
-  PACKET = 31,
-  PROPERTIES = 32,
-  USER_PROPERTY = 33,
-  CONTEXT = 34,
-}
 
 type PipeLike = PipeTransform | Type<PipeTransform>;
 

@@ -1,5 +1,5 @@
 import type { LoggerService } from '@nestjs/common';
-import type { MqttEvent } from '../decorators/on-event.decorators.js';
+import type { MqttEvent } from '../interfaces/mqtt-handler.interface.js';
 import { describeError } from '../errors/describe-error.js';
 
 /** A decorated client-event handler (`@OnConnect`, `@OnError`, ...). */

@@ -3,7 +3,7 @@ import { ApplicationConfig, ExternalContextCreator } from '@nestjs/core';
 import type { IPublishPacket } from 'mqtt';
 import { ENHANCER_METADATA_KEYS, EXCEPTION_FILTERS_METADATA, FILTER_CATCH_TYPES_METADATA, MQTT_CONTEXT_TYPE, ROUTE_ARGS_METADATA } from '../mqtt.constants.js';
 import { MqttContext } from './mqtt-context.js';
-import { MqttParamType } from '../decorators/param.decorators.js';
+import { MqttParamType } from '../interfaces/mqtt-handler.interface.js';
 
 /** Calls one handler method with a decoded message. */
 export type HandlerInvoker = (payload: unknown, topic: string, packet: IPublishPacket, context: MqttContext | undefined) => unknown;

@@ -1,0 +1,2 @@
+export * from './mqtt-message.interface.js';
+export * from './mqtt-handler.interface.js';
