@@ -1,10 +1,11 @@
 // The prepack and postpack steps of the nestjs-mqtt package (libs/mqtt), run by `npm pack` and `npm publish`:
 //   node ../../scripts/pack-lib.js prepack    empties dist/, builds it from src/ with tsconfig.lib.json, checks that
-//                                             every file package.json points to exists, then copies README.md,
-//                                             LICENSE and CHANGELOG.md in from the repository root
+//                                             every file package.json points to or lists in `files` exists, then
+//                                             copies README.md and LICENSE in from the repository root
 //   node ../../scripts/pack-lib.js postpack   removes those copies again
-// The repository root holds the one copy of each of those three files; the copies in libs/mqtt are git-ignored
-// and live only while npm packs. dist/ is emptied first so that a file moved or deleted in src/ never ships from an old build.
+// The repository root holds the one copy of README.md and LICENSE; the copies in libs/mqtt are git-ignored and live
+// only while npm packs. CHANGELOG.md is the package's own (libs/mqtt/CHANGELOG.md, written by changesets) and is not
+// copied. dist/ is emptied first so that a file moved or deleted in src/ never ships from an old build.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 const root = resolve(import.meta.dirname, '..');
 const lib = join(root, 'libs', 'mqtt');
 /** Files copied from the repository root into the package while it is packed. */
-const SHARED = ['README.md', 'LICENSE', 'CHANGELOG.md'];
+const SHARED = ['README.md', 'LICENSE'];
 
 function fail(message) {
   console.error(`pack-lib: ${message}`);
@@ -41,6 +42,9 @@ function prepack() {
   const pkg = JSON.parse(readFileSync(join(lib, 'package.json'), 'utf8'));
   const missing = declaredFiles(pkg).filter((file) => !existsSync(join(lib, file)));
   if (missing.length > 0) fail(`package.json points to files the build did not produce: ${missing.join(', ')}`);
+  // npm pack skips a name in `files` that matches nothing, without a word.
+  const unlisted = (pkg.files ?? []).filter((file) => !SHARED.includes(file) && !file.includes('*') && !existsSync(join(lib, file)));
+  if (unlisted.length > 0) fail(`package.json lists files that libs/mqtt does not have: ${unlisted.join(', ')}`);
 
   const absent = SHARED.filter((name) => !existsSync(join(root, name)));
   if (absent.length > 0) fail(`missing at the repository root, and the package ships them: ${absent.join(', ')}`);

@@ -210,8 +210,8 @@ beforeAll(async () => {
     { cwd: checkout, timeoutMs: 60_000 },
   );
   [pack] = JSON.parse(stdout) as PackResult[];
-  // postpack removed the copies prepack made of the root's README.md, LICENSE and CHANGELOG.md.
-  expect(['README.md', 'LICENSE', 'CHANGELOG.md'].filter((file) => existsSync(join(checkout, 'libs', 'mqtt', file)))).toEqual([]);
+  // postpack removed the copies prepack made of the root's README.md and LICENSE; CHANGELOG.md is the package's own.
+  expect(['README.md', 'LICENSE', 'CHANGELOG.md'].filter((file) => existsSync(join(checkout, 'libs', 'mqtt', file)))).toEqual(['CHANGELOG.md']);
   tarball = join(work, pack.filename);
   packed = JSON.parse(execFileSyncText('tar', ['-xzOf', tarball, 'package/package.json'])) as PackageJson;
   broker = await MosquittoBroker.start();
@@ -254,7 +254,8 @@ it('ships the build, a declaration beside every module, README, LICENSE and CHAN
   const license = execFileSyncText('tar', ['-xzOf', tarball, 'package/LICENSE']);
   expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 nestjs-mqtt contributors\n/);
   expect(execFileSyncText('tar', ['-xzOf', tarball, 'package/README.md'])).toBe(readFileSync(join(REPO, 'README.md'), 'utf8'));
-  expect(execFileSyncText('tar', ['-xzOf', tarball, 'package/CHANGELOG.md'])).toBe(readFileSync(join(REPO, 'CHANGELOG.md'), 'utf8'));
+  // The changelog changesets writes (libs/mqtt/CHANGELOG.md), not the root's pointer to it.
+  expect(execFileSyncText('tar', ['-xzOf', tarball, 'package/CHANGELOG.md'])).toBe(readFileSync(join(REPO, 'libs', 'mqtt', 'CHANGELOG.md'), 'utf8'));
 });
 
 describe.each<[Kind, string, string]>([
