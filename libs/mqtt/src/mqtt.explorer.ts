@@ -115,11 +115,11 @@ export class MqttExplorer implements OnModuleInit {
     for (const filter of filters) {
       const parsed = parseTopicFilter(filter, `topic filter of ${label}`);
       if (options.subscribe === false) {
-        connection.dispatcher.addTopicHandler(parsed, handler);
+        connection.addRoute(parsed, handler);
         continue;
       }
       const brokerFilter = toSharedFilter(parsed, share, `topic filter of ${label}`);
-      connection.dispatcher.addTopicHandler(parsed, handler, brokerFilter);
+      connection.addRoute(parsed, handler, brokerFilter);
       let forClient = subscriptions.get(connection);
       if (!forClient) subscriptions.set(connection, (forClient = new Map()));
       const existing = forClient.get(brokerFilter);
@@ -152,11 +152,11 @@ export class MqttExplorer implements OnModuleInit {
       if (options.reply !== undefined && typeof options.reply !== 'boolean') {
         throw new MqttHandlerError(label, 'reply must be true or false');
       }
-      connection.dispatcher.addFallbackHandler(this.bound(label, prepared, connection, options.payload, undefined, options.reply));
+      connection.addFallback(this.bound(label, prepared, connection, options.payload, undefined, options.reply));
       return;
     }
     const method = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName];
-    connection.events.add(event, { label, call: (...args) => method.apply(instance, args) });
+    connection.onClientEvent(event, { label, call: (...args) => method.apply(instance, args) });
   }
 
   private bound(
@@ -196,7 +196,7 @@ export class MqttExplorer implements OnModuleInit {
 
   private async start(connection: MqttConnection, filters: Map<string, SubscriptionRequest> | undefined): Promise<void> {
     // Registered before connecting, so the first CONNACK sends them together.
-    const granted = filters?.size ? connection.subscriptions.subscribe([...filters.values()]) : undefined;
+    const granted = filters?.size ? connection.subscribe([...filters.values()]) : undefined;
     if (connection.options.connect === 'background') {
       granted?.catch((error: Error) => this.logger.error(error.message));
       await connection.start();

@@ -1,7 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import type { Observable } from 'rxjs';
 import { MqttArgumentError } from './errors/mqtt-argument.error.js';
-import { MqttPublishError } from './errors/mqtt-publish.error.js';
 import { MqttRequestError } from './errors/mqtt-request.error.js';
 import type {
   MqttMessage,
@@ -14,17 +13,14 @@ import type {
   TopicQos,
 } from './interfaces/mqtt-message.interface.js';
 import type { MqttConnection } from './connection/mqtt-connection.js';
-import { MessageObservers } from './connection/message-observers.js';
 import { MQTT_DEFAULTS } from './options/mqtt-defaults.js';
 import { encodePayload } from './protocol/payload-codec.js';
 import { assertPublishProperties } from './protocol/publish-properties.js';
 import { qosProblem } from './protocol/qos.js';
-import { checkRequestTimeout, RequestClient } from './connection/request-client.js';
+import { checkRequestTimeout } from './connection/request-client.js';
 import { assertTopicName, parseTopicFilter } from './protocol/topic-filter.js';
 
 const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
-/** mqtt.js copies publish options, so one empty object serves every publish without options. */
-const NO_PUBLISH_OPTIONS: MqttPublishOptions = Object.freeze({});
 const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
 const REQUEST_OPTION_KEYS = new Set(['qos', 'timeout']);
 
@@ -40,19 +36,14 @@ export interface MqttRequestOptions {
  */
 export class MqttService {
   readonly status$: Observable<MqttStatus>;
-  private readonly requests: RequestClient;
-  private readonly observers: MessageObservers;
 
   constructor(private readonly connection: MqttConnection) {
     this.status$ = connection.status.asObservable();
-    this.requests = new RequestClient(
-      connection.subscriptions,
-      connection.dispatcher,
-      (topic, payload, options) => this.publish(topic, payload, options),
-      connection.options.clientIdGenerated ? undefined : connection.options.clientId,
-    );
-    this.observers = new MessageObservers(connection.dispatcher, connection.subscriptions);
-    connection.onClose(() => this.requests.close());
+  }
+
+  /** The current status (what `status$` would replay now); `'closed'` once the client closed. */
+  get status(): MqttStatus {
+    return this.connection.status.value;
   }
 
   /** The client's name (`'default'` unless `MqttModule.forRoot({ name })`). */
@@ -71,7 +62,7 @@ export class MqttService {
 
   /** Every filter the client holds (decorated and runtime), filter -> { topic, qos }, as Flask-MQTT's `topics`. */
   get topics(): ReadonlyMap<string, TopicQos> {
-    return this.connection.subscriptions.topics;
+    return this.connection.topics;
   }
 
   /**
@@ -80,41 +71,15 @@ export class MqttService {
    * wait for the next connection (up to `offlineQueueLimit`).
    */
   publish(topic: string, payload: MqttPayload, options?: MqttPublishOptions): Promise<MqttPublishResult> {
-    let qos: QoS;
     let body: Buffer | string;
     try {
       assertTopicName(topic, 'topic');
-      qos = this.checkPublishOptions(options);
+      this.checkPublishOptions(options);
       body = encodePayload(payload, this.connection.options.maxPayloadBytes);
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    if (this.connection.status.isStopped) {
-      return Promise.reject(new MqttPublishError(topic, 'the client is closed'));
-    }
-    const connection = this.connection;
-    const offline = !connection.client.connected;
-    if (offline) {
-      try {
-        connection.offlineQueue.admit(topic, qos);
-      } catch (error) {
-        return Promise.reject(error as Error);
-      }
-    }
-    return new Promise<MqttPublishResult>((resolve, reject) => {
-      connection.publisher.publish(topic, body, options ?? NO_PUBLISH_OPTIONS, (error, packet) => {
-        if (offline) connection.offlineQueue.release();
-        if (error) {
-          const code = (error as Error & { code?: number }).code;
-          reject(new MqttPublishError(topic, error.message, code, { cause: error }));
-          return;
-        }
-        const messageId = (packet as { messageId?: number } | undefined)?.messageId;
-        const result: MqttPublishResult = qos > 0 && messageId !== undefined ? { messageId } : {};
-        if (connection.events.has('publish')) connection.events.emit('publish', { topic, ...result });
-        resolve(result);
-      });
-    });
+    return this.connection.publish(topic, body, options);
   }
 
   /**
@@ -124,22 +89,17 @@ export class MqttService {
   async subscribe(filter: string | readonly string[], options?: MqttSubscribeOptions): Promise<TopicQos[]> {
     const filters = this.brokerFilters(filter);
     const qos = checkQos(checkOptions(options, SUBSCRIBE_OPTION_KEYS)?.qos);
-    return this.connection.subscriptions.subscribe(filters.map((f) => ({ filter: f, qos })));
+    return this.connection.subscribe(filters.map((f) => ({ filter: f, qos })));
   }
 
   /** Drops one or more filters; they stay dropped across reconnects. */
   async unsubscribe(filter: string | readonly string[]): Promise<void> {
-    const filters = this.brokerFilters(filter);
-    await this.connection.subscriptions.unsubscribe(filters);
-    this.connection.events.emit('unsubscribe', filters);
+    await this.connection.unsubscribe(this.brokerFilters(filter));
   }
 
   /** Drops every filter the client holds, decorated ones included (Flask-MQTT's unsubscribe_all). */
   async unsubscribeAll(): Promise<void> {
-    const filters = this.connection.subscriptions.filters();
-    if (filters.length === 0) return;
-    await this.connection.subscriptions.unsubscribe(filters);
-    this.connection.events.emit('unsubscribe', filters);
+    await this.connection.unsubscribeAll();
   }
 
   /**
@@ -153,10 +113,10 @@ export class MqttService {
       throw new MqttArgumentError('protocolVersion', 'request() needs MQTT 5 (response topic and correlation data); set protocolVersion: 5');
     }
     const timeout = checkRequestTimeout(checked.timeout ?? MQTT_DEFAULTS.requestTimeout);
-    if (this.connection.status.isStopped) {
+    if (this.connection.isClosed) {
       throw new MqttRequestError(topic, 'the client is closed');
     }
-    return (await this.requests.request(topic, payload, timeout, checkQos(checked.qos))) as T;
+    return (await this.connection.request(topic, payload, timeout, checkQos(checked.qos))) as T;
   }
 
   /**
@@ -164,7 +124,7 @@ export class MqttService {
    * unsubscribes after the last one leaves (unless the client held the filter already).
    */
   observe<T = unknown>(filter: string): Observable<MqttMessage<T>> {
-    return this.observers.observe<T>(parseTopicFilter(filter, 'filter'));
+    return this.connection.observe<T>(parseTopicFilter(filter, 'filter'));
   }
 
   private brokerFilters(filter: string | readonly string[]): string[] {
@@ -175,7 +135,7 @@ export class MqttService {
     return filters.map((f: unknown) => parseTopicFilter(f, 'filter').brokerFilter);
   }
 
-  private checkPublishOptions(options: MqttPublishOptions | undefined): QoS {
+  private checkPublishOptions(options: MqttPublishOptions | undefined): void {
     const checked = checkOptions(options, PUBLISH_OPTION_KEYS);
     if (checked?.retain !== undefined && typeof checked.retain !== 'boolean') {
       throw new MqttArgumentError('options.retain', 'expected true or false');
@@ -187,7 +147,7 @@ export class MqttService {
       // A value mqtt-packet cannot encode would drop the connection, and mqtt.js would resend it forever.
       assertPublishProperties(checked.properties, 'options.properties');
     }
-    return checkQos(checked?.qos);
+    checkQos(checked?.qos);
   }
 }
 

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import type { LoggerService } from '@nestjs/common';
 import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
 import { MqttConnectionError } from '../errors/mqtt-connection.error.js';
+import { MqttPublishError } from '../errors/mqtt-publish.error.js';
+import { MqttRequestError } from '../errors/mqtt-request.error.js';
 import type { MqttStatus } from '../interfaces/mqtt-message.interface.js';
 import type { MqttModuleOptions } from '../options/mqtt-module-options.interface.js';
 import { resolveMqttOptions } from '../options/resolve-mqtt-options.js';
@@ -144,7 +146,7 @@ describe('MqttConnection, close', () => {
   it('waits for running handlers before it ends the client, gracefully (no will), and closes once', async () => {
     const { connection, fake, statuses } = setup({ connect: 'background' });
     const { bound, calls, release } = handler();
-    connection.dispatcher.addTopicHandler(parseTopicFilter('jobs/+'), bound);
+    connection.addRoute(parseTopicFilter('jobs/+'), bound);
     await connection.start();
     fake.simulateConnect();
     fake.deliver('jobs/1', 'a');
@@ -178,7 +180,7 @@ describe('MqttConnection, close', () => {
   it('takes no more messages once draining began, and withholds their acknowledgement from the broker', async () => {
     const { connection, fake, logger } = setup({ connect: 'background' });
     const { bound, calls, release } = handler();
-    connection.dispatcher.addTopicHandler(parseTopicFilter('jobs/+'), bound);
+    connection.addRoute(parseTopicFilter('jobs/+'), bound);
     await connection.start();
     fake.simulateConnect();
     fake.deliver('jobs/1', 'first', { qos: 1, messageId: 1 });
@@ -199,7 +201,7 @@ describe('MqttConnection, received messages', () => {
   it("acknowledges a QoS 1 message only after an 'after-handler' handler finished", async () => {
     const { connection, fake } = setup({ connect: 'background' });
     const { bound, release } = handler('after-handler');
-    connection.dispatcher.addTopicHandler(parseTopicFilter('jobs/+'), bound);
+    connection.addRoute(parseTopicFilter('jobs/+'), bound);
     await connection.start();
     fake.simulateConnect();
     fake.deliver('jobs/1', 'a', { qos: 1, messageId: 7 });
@@ -213,7 +215,7 @@ describe('MqttConnection, received messages', () => {
   it('gives handlers the topic an MQTT 5 topic alias stood for, on the packet too', async () => {
     const { connection, fake } = setup({ connect: 'background', protocolVersion: 5 });
     const seen: string[] = [];
-    connection.dispatcher.addTopicHandler(parseTopicFilter('a/+'), {
+    connection.addRoute(parseTopicFilter('a/+'), {
       label: 'Spec#alias',
       format: 'text',
       ack: 'auto',
@@ -231,7 +233,7 @@ describe('MqttConnection, received messages', () => {
     const { connection, fake } = setup({ connect: 'background', dedupeWindowMs: 60_000 });
     const { bound, calls, release } = handler();
     release();
-    connection.dispatcher.addTopicHandler(parseTopicFilter('jobs/+'), bound);
+    connection.addRoute(parseTopicFilter('jobs/+'), bound);
     await connection.start();
     fake.simulateConnect();
     fake.deliver('jobs/1', 'a', { qos: 1, messageId: 3 });
@@ -246,7 +248,7 @@ describe('MqttConnection, client events', () => {
     const { connection, fake, logger } = setup({ connect: 'background' });
     const events: unknown[][] = [];
     for (const event of ['connect', 'disconnect', 'offline'] as const) {
-      connection.events.add(event, { label: `Spec#${event}`, call: (...args) => events.push([event, ...args]) });
+      connection.onClientEvent(event, { label: `Spec#${event}`, call: (...args) => events.push([event, ...args]) });
     }
     await connection.start();
     fake.simulateConnect({ sessionPresent: true });
@@ -258,5 +260,172 @@ describe('MqttConnection, client events', () => {
     ]);
     expect(logger.lines).toContain("log: Client 'default' connected to mqtt://broker.test:1883 (session present)");
     expect(logger.lines).toContain("warn: Client 'default' lost its connection to mqtt://broker.test:1883");
+  });
+});
+
+/** Every 'publish' event of the connection, as @OnPublish handlers get them. */
+function publishEvents(connection: MqttConnection): unknown[] {
+  const seen: unknown[] = [];
+  connection.onClientEvent('publish', { label: 'Spec#published', call: (info) => seen.push(info) });
+  return seen;
+}
+
+describe('MqttConnection, publish', () => {
+  it('resolves once mqtt.js acknowledged it, with the packet id for QoS 1/2, and tells @OnPublish handlers', async () => {
+    const { connection, fake } = setup({ connect: 'background' });
+    const events = publishEvents(connection);
+    await connection.start();
+    fake.simulateConnect();
+    const qos1 = connection.publish('t/1', 'a', { qos: 1 });
+    const qos0 = connection.publish('t/0', 'b');
+    fake.lastPublishTo('t/1').ack(42);
+    fake.lastPublishTo('t/0').ack(0);
+    await expect(qos1).resolves.toEqual({ messageId: 42 });
+    await expect(qos0).resolves.toEqual({});
+    expect(events).toEqual([{ topic: 't/1', messageId: 42 }, { topic: 't/0' }]);
+  });
+
+  it('maps a failure to MqttPublishError with the MQTT 5 reason code and the cause; @OnPublish is not told', async () => {
+    const { connection, fake } = setup({ connect: 'background', protocolVersion: 5 });
+    const events = publishEvents(connection);
+    await connection.start();
+    fake.simulateConnect();
+    const published = connection.publish('t/1', 'a', { qos: 1 });
+    const cause = Object.assign(new Error('Quota exceeded'), { code: 0x97 });
+    fake.lastPublishTo('t/1').fail(cause);
+    const error = await published.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MqttPublishError);
+    expect(error).toMatchObject({ message: "Publish to 't/1' failed: Quota exceeded", reasonCode: 0x97, cause });
+    expect(events).toEqual([]);
+  });
+
+  it('while offline admits QoS 1/2 publishes up to offlineQueueLimit, and frees a place when one is settled', async () => {
+    const { connection, fake } = setup({ connect: 'background', offlineQueueLimit: 2 });
+    await connection.start();
+    const first = connection.publish('t/1', 'a', { qos: 1 });
+    const second = connection.publish('t/2', 'a', { qos: 1 });
+    await expect(connection.publish('t/3', 'a', { qos: 1 })).rejects.toThrow(
+      "Publish to 't/3' failed: the offline queue is full (offlineQueueLimit: 2); the client is reconnecting",
+    );
+    expect(fake.published.map((call) => call.topic)).toEqual(['t/1', 't/2']); // t/3 never reached mqtt.js
+
+    fake.simulateConnect();
+    fake.lastPublishTo('t/1').ack(1);
+    await first;
+    fake.simulateConnectionLoss();
+    const third = connection.publish('t/4', 'a', { qos: 1 });
+    expect(fake.published.map((call) => call.topic)).toEqual(['t/1', 't/2', 't/4']);
+    fake.lastPublishTo('t/2').ack(2);
+    fake.lastPublishTo('t/4').ack(3);
+    await Promise.all([second, third]);
+  });
+
+  it('while offline refuses QoS 0 unless queueQos0Offline', async () => {
+    const refusing = setup({ connect: 'background', queueQos0Offline: false });
+    await refusing.connection.start();
+    await expect(refusing.connection.publish('t/0', 'a')).rejects.toThrow('QoS 0 messages are not queued (queueQos0Offline: false)');
+    expect(refusing.fake.published).toEqual([]);
+
+    const queueing = setup({ connect: 'background', queueQos0Offline: true });
+    await queueing.connection.start();
+    const queued = queueing.connection.publish('t/0', 'a');
+    expect(queueing.fake.published.map((call) => call.topic)).toEqual(['t/0']);
+    queueing.fake.lastPublishTo('t/0').ack(0);
+    await queued;
+  });
+
+  it('refuses publishes once closed, and fails those mqtt.js still held', async () => {
+    const { connection, fake } = setup({ connect: 'background', shutdownTimeout: 20 });
+    await connection.start();
+    fake.simulateConnect();
+    const unacknowledged = connection.publish('t/1', 'a', { qos: 1 });
+    await connection.close();
+    await expect(unacknowledged).rejects.toThrow("Publish to 't/1' failed: the client closed before the broker acknowledged it");
+    await expect(connection.publish('t/2', 'a', { qos: 1 })).rejects.toThrow("Publish to 't/2' failed: the client is closed");
+  });
+});
+
+describe('MqttConnection, replies', () => {
+  /** An MQTT 5 request for a `reply: true` handler that answers 'pong'. */
+  async function responder(options: MqttModuleOptions) {
+    const context = setup({ connect: 'background', protocolVersion: 5, ...options });
+    context.connection.addRoute(parseTopicFilter('svc/ping'), {
+      label: 'Spec#ping',
+      format: 'text',
+      ack: 'auto',
+      reply: true,
+      needsContext: false,
+      invoke: () => 'pong',
+    });
+    await context.connection.start();
+    context.fake.simulateConnect();
+    const ask = (responseTopic: string): void => {
+      context.fake.deliver('svc/ping', '', { qos: 1, messageId: 1, properties: { responseTopic, correlationData: Buffer.from('c') } });
+    };
+    return { ...context, ask };
+  }
+
+  it('go through the publish path: @OnPublish is told of a reply as of any publish', async () => {
+    const { connection, fake, ask } = await responder({});
+    const events = publishEvents(connection);
+    ask('replies/a');
+    fake.lastPublishTo('replies/a').ack(9);
+    await flush();
+    expect(fake.lastPublishTo('replies/a').body).toBe('pong');
+    expect(events).toEqual([{ topic: 'replies/a', messageId: 9 }]);
+  });
+
+  it('go through the publish path: while offline they count against offlineQueueLimit', async () => {
+    const { fake, logger, ask } = await responder({ offlineQueueLimit: 1 });
+    fake.connected = false; // the request arrived just before the connection dropped
+    ask('replies/a');
+    ask('replies/b');
+    expect(fake.published.map((call) => call.topic)).toEqual(['replies/a']);
+    expect(logger.lines).toContain(
+      "warn: Reply failed: Publish to 'replies/b' failed: the offline queue is full (offlineQueueLimit: 1); the client is reconnecting",
+    );
+  });
+});
+
+describe('MqttConnection, subscriptions and requests', () => {
+  it('tells @OnUnsubscribe handlers which filters were dropped', async () => {
+    const { connection, fake } = setup({ connect: 'background' });
+    const dropped: unknown[] = [];
+    connection.onClientEvent('unsubscribe', { label: 'Spec#unsubscribed', call: (filters) => dropped.push(filters) });
+    await connection.start();
+    fake.simulateConnect();
+    const granted = connection.subscribe([
+      { filter: 'a/+', qos: 1 },
+      { filter: 'b/#', qos: 0 },
+    ]);
+    fake.lastSubscribeTo('a/+').suback();
+    await expect(granted).resolves.toEqual([
+      { topic: 'a/+', qos: 1 },
+      { topic: 'b/#', qos: 0 },
+    ]);
+    expect([...connection.topics.keys()]).toEqual(['a/+', 'b/#']);
+    const all = connection.unsubscribeAll();
+    fake.unsubscribed[0].resolveUnsubscribe();
+    await all;
+    expect(dropped).toEqual([['a/+', 'b/#']]);
+    await connection.unsubscribeAll(); // nothing held: no UNSUBSCRIBE, no event
+    expect(fake.unsubscribed).toHaveLength(1);
+    expect(dropped).toHaveLength(1);
+  });
+
+  it('rejects the requests still waiting for a reply when it closes', async () => {
+    const { connection, fake } = setup({ connect: 'background', protocolVersion: 5 });
+    await connection.start();
+    fake.simulateConnect();
+    const pending = connection.request('svc/ask', { n: 1 }, 60_000, 1).catch((caught: unknown) => caught);
+    await flush();
+    fake.subscribed[0].suback(1);
+    await flush();
+    fake.lastPublishTo('svc/ask').ack(5);
+    expect(fake.lastPublishTo('svc/ask').body).toBe('{"n":1}');
+    await connection.close();
+    const error = await pending;
+    expect(error).toBeInstanceOf(MqttRequestError);
+    expect(error).toMatchObject({ message: expect.stringContaining('the client closed before a reply arrived') });
   });
 });

@@ -1,21 +1,35 @@
 import type { LoggerService } from '@nestjs/common';
 import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket, type IPublishPacket, type MqttClient } from 'mqtt';
-import { BehaviorSubject } from 'rxjs';
+import { BehaviorSubject, type Observable } from 'rxjs';
 import { MqttConnectionError } from '../errors/mqtt-connection.error.js';
-import type { MqttStatus } from '../interfaces/mqtt-message.interface.js';
+import { MqttPublishError } from '../errors/mqtt-publish.error.js';
+import type {
+  MqttMessage,
+  MqttPayload,
+  MqttPublishOptions,
+  MqttPublishResult,
+  MqttStatus,
+  QoS,
+  TopicQos,
+} from '../interfaces/mqtt-message.interface.js';
+import type { MqttEvent } from '../interfaces/mqtt-handler.interface.js';
 import { ClientPublisher } from './client-publisher.js';
 import { createReplier } from './reply-publisher.js';
 import { createLogFormatter, MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO, MQTT_LOG_WARNING, type MqttLogLevel } from './client-log.js';
-import { MqttEventHandlers } from '../dispatch/event-handlers.js';
+import { MqttEventHandlers, type EventBinding } from '../dispatch/event-handlers.js';
 import { DuplicateFilter } from './duplicate-filter.js';
-import { MessageDispatcher } from '../dispatch/message-dispatcher.js';
+import { MessageDispatcher, type BoundHandler } from '../dispatch/message-dispatcher.js';
+import { MessageObservers } from './message-observers.js';
 import { OfflineQueueGuard } from './offline-queue.js';
 import { TakeoverDetector } from './takeover-detector.js';
 import { toClientOptions } from '../options/client-options.js';
 import { MQTT_DEFAULTS } from '../options/mqtt-defaults.js';
 import type { ResolvedMqttOptions } from '../options/resolve-mqtt-options.js';
 import { OutageLog } from './outage-log.js';
-import { SubscriptionRegistry } from './subscription-registry.js';
+import { encodePayload } from '../protocol/payload-codec.js';
+import type { ParsedTopicFilter } from '../protocol/topic-filter.js';
+import { RequestClient } from './request-client.js';
+import { SubscriptionRegistry, type SubscriptionRequest } from './subscription-registry.js';
 
 /** Error codes after which retrying cannot help: TLS verification failures. */
 const FATAL_TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_)/;
@@ -33,21 +47,35 @@ export type MqttClientFactory = (options: IClientOptions) => MqttClient;
 
 export const connectMqttClient: MqttClientFactory = (options) => mqtt.connect(options);
 
+/** mqtt.js copies publish options, so one empty object serves every publish without options. */
+const NO_PUBLISH_OPTIONS: MqttPublishOptions = Object.freeze({});
+
+/** What a failed publish hands `done` beside its error. */
+const NO_RESULT: MqttPublishResult = Object.freeze({});
+
+/** How a publish ended: a typed error, or the result `MqttService.publish()` resolves with. */
+type PublishOutcome = (error: MqttPublishError | undefined, result: MqttPublishResult) => void;
+
 /** Handed to mqtt.js instead of an acknowledgement while draining: the message stays the broker's. */
 const WITHHELD = new Error('not acknowledged: the client is shutting down, the broker keeps the message');
 
 /**
- * One broker connection: the mqtt.js client, its status, its subscriptions, its handlers, and
- * its lifecycle (connect per policy, drain and disconnect on shutdown). Internal; users see MqttService.
+ * One broker connection: the mqtt.js client, its status, its publishes (offline admission, flow
+ * control, replies, request/reply), its subscriptions and observers, its handlers, and its lifecycle
+ * (connect per policy, drain and disconnect on shutdown). Internal; users see MqttService, which
+ * validates and encodes arguments and hands them to the methods here.
  */
 export class MqttConnection {
+  /** The mqtt.js client: MqttService's escape hatch. */
   readonly client: MqttClient;
   readonly status = new BehaviorSubject<MqttStatus>('closed');
-  readonly dispatcher: MessageDispatcher;
-  readonly subscriptions: SubscriptionRegistry;
-  readonly events: MqttEventHandlers;
-  readonly offlineQueue: OfflineQueueGuard;
-  readonly publisher: ClientPublisher;
+  private readonly dispatcher: MessageDispatcher;
+  private readonly subscriptions: SubscriptionRegistry;
+  private readonly events: MqttEventHandlers;
+  private readonly offlineQueue: OfflineQueueGuard;
+  private readonly publisher: ClientPublisher;
+  private readonly requests: RequestClient;
+  private readonly observers: MessageObservers;
   private readonly duplicates: DuplicateFilter | undefined;
   private readonly takeover: TakeoverDetector | undefined;
   /** Bounds the log lines of a long outage (one error per reconnect attempt). */
@@ -56,7 +84,6 @@ export class MqttConnection {
   /** Between a CONNACK and the end of that connection. */
   private up = false;
   private lastDisconnect: IDisconnectPacket | undefined;
-  private readonly closeHooks: Array<() => void> = [];
   private started = false;
   /** The mqtt.js client was ended (bootstrap connection failure or shutdown). */
   private ended = false;
@@ -77,7 +104,14 @@ export class MqttConnection {
     // installs the redacting logger when asked. mqtt.js logs several times per packet: keep this free.
     this.client = createClient({ ...toClientOptions(options), log: noop });
     this.publisher = new ClientPublisher(this.client, options.maxInflight, () => this.status.isStopped);
-    const replier = createReplier(this.publisher, options.maxPayloadBytes, options.replyBacklogBytes, (message) => this.note(MQTT_LOG_WARNING, message));
+    // Replies take the one publish path: bounded by offlineQueueLimit while offline, and reported to
+    // @OnPublish like every other publish the client completes (README: "a publish completed").
+    const replier = createReplier(
+      (topic, body, publishOptions, done) => this.send(topic, body, publishOptions, done),
+      options.maxPayloadBytes,
+      options.replyBacklogBytes,
+      (message) => this.note(MQTT_LOG_WARNING, message),
+    );
     this.events = new MqttEventHandlers(logger);
     this.subscriptions = new SubscriptionRegistry(
       this.client,
@@ -93,6 +127,13 @@ export class MqttConnection {
       options.replyErrorDetails,
     );
     this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
+    this.requests = new RequestClient(
+      this.subscriptions,
+      this.dispatcher,
+      (topic, payload, publishOptions) => this.publish(topic, encodePayload(payload, options.maxPayloadBytes), publishOptions),
+      options.clientIdGenerated ? undefined : options.clientId,
+    );
+    this.observers = new MessageObservers(this.dispatcher, this.subscriptions);
     this.duplicates = options.dedupeWindowMs ? new DuplicateFilter(options.dedupeWindowMs) : undefined;
     // A generated id is unique per instance; only a fixed one can collide with another client's.
     this.takeover = options.clientIdGenerated ? undefined : new TakeoverDetector((evidence) => this.reportTakeover(evidence));
@@ -101,6 +142,70 @@ export class MqttConnection {
 
   get connected(): boolean {
     return this.client.connected;
+  }
+
+  /** Closed for good: publishes, subscriptions and requests are refused. */
+  get isClosed(): boolean {
+    return this.status.isStopped;
+  }
+
+  /** Granted subscriptions, filter -> { topic, qos }. */
+  get topics(): ReadonlyMap<string, TopicQos> {
+    return this.subscriptions.topics;
+  }
+
+  /** Routes messages matching `filter` to `handler`; `brokerFilter` is its own subscription (a `$share/...` one). */
+  addRoute(filter: ParsedTopicFilter, handler: BoundHandler, brokerFilter?: string): void {
+    this.dispatcher.addTopicHandler(filter, handler, brokerFilter);
+  }
+
+  /** An `@OnMessage` handler: messages that no route matched. */
+  addFallback(handler: BoundHandler): void {
+    this.dispatcher.addFallbackHandler(handler);
+  }
+
+  /** A `@OnConnect`, `@OnError`, ... handler. */
+  onClientEvent(event: MqttEvent, binding: EventBinding): void {
+    this.events.add(event, binding);
+  }
+
+  /**
+   * Publishes an encoded message: refused once closed; while offline, admitted up to
+   * `offlineQueueLimit` (QoS 0 only with `queueQos0Offline`); QoS 1/2 wait for a flow-control slot.
+   * Resolves when written (QoS 0) or acknowledged (QoS 1/2), and tells `@OnPublish` handlers.
+   */
+  publish(topic: string, body: Buffer | string, options: MqttPublishOptions = NO_PUBLISH_OPTIONS): Promise<MqttPublishResult> {
+    return new Promise<MqttPublishResult>((resolve, reject) => {
+      this.send(topic, body, options, (error, result) => (error ? reject(error) : resolve(result)));
+    });
+  }
+
+  /** Subscribes now when connected, else on the next connection; resolves when granted. */
+  subscribe(requests: readonly SubscriptionRequest[]): Promise<TopicQos[]> {
+    return this.subscriptions.subscribe(requests);
+  }
+
+  /** Drops held filters (they stay dropped across reconnects), then tells `@OnUnsubscribe` handlers. */
+  async unsubscribe(filters: readonly string[]): Promise<void> {
+    await this.subscriptions.unsubscribe(filters);
+    this.events.emit('unsubscribe', filters);
+  }
+
+  /** Drops every held filter, decorated ones included. */
+  async unsubscribeAll(): Promise<void> {
+    const filters = this.subscriptions.filters();
+    if (filters.length === 0) return;
+    await this.unsubscribe(filters);
+  }
+
+  /** MQTT 5 request/reply (arguments checked by MqttService); the timer covers everything on the way. */
+  request(topic: string, payload: MqttPayload, timeoutMs: number, qos: QoS): Promise<unknown> {
+    return this.requests.request(topic, payload, timeoutMs, qos);
+  }
+
+  /** Messages on `filter` as an Observable; subscribes for the first observer, unsubscribes after the last. */
+  observe<T>(filter: ParsedTopicFilter): Observable<MqttMessage<T>> {
+    return this.observers.observe<T>(filter);
   }
 
   /** Connects; with `connect: 'wait'`, resolves on the first CONNACK or rejects with MqttConnectionError. */
@@ -149,15 +254,37 @@ export class MqttConnection {
     }
   }
 
-  /** Runs when the client closes (pending requests, observers). */
-  onClose(hook: () => void): void {
-    this.closeHooks.push(hook);
+  /** The one way a publish reaches the publisher; `done` is called once, synchronously when refused. */
+  private send(topic: string, body: Buffer | string, options: MqttPublishOptions, done: PublishOutcome): void {
+    if (this.status.isStopped) {
+      done(new MqttPublishError(topic, 'the client is closed'), NO_RESULT);
+      return;
+    }
+    const offline = !this.client.connected;
+    if (offline) {
+      const refused = this.offlineQueue.admit(topic, options.qos ?? 0);
+      if (refused) {
+        done(refused, NO_RESULT);
+        return;
+      }
+    }
+    this.publisher.publish(topic, body, options, (error, packet) => {
+      if (offline) this.offlineQueue.release();
+      if (error) {
+        done(new MqttPublishError(topic, error.message, reasonCodeOf(error), { cause: error }), NO_RESULT);
+        return;
+      }
+      const messageId = packet !== undefined && 'messageId' in packet ? packet.messageId : undefined;
+      const result: MqttPublishResult = options.qos && messageId !== undefined ? { messageId } : {};
+      if (this.events.has('publish')) this.events.emit('publish', { topic, ...result });
+      done(undefined, result);
+    });
   }
 
   private async shutdown(): Promise<void> {
     await this.drain();
     this.subscriptions.close();
-    for (const hook of this.closeHooks) hook();
+    this.requests.close();
     // A client that never started (bootstrap failed earlier) or already ended has nothing to close.
     if (this.started && !this.ended) {
       // Publishes waiting for a window slot go out first, within what is left of shutdownTimeout.
@@ -345,6 +472,11 @@ export class MqttConnection {
 }
 
 function noop(): void {}
+
+/** The MQTT 5 reason code mqtt.js puts on an error from a PUBACK/PUBREC (ErrorWithReasonCode). */
+function reasonCodeOf(error: Error): number | undefined {
+  return 'code' in error && typeof error.code === 'number' ? error.code : undefined;
+}
 
 /** A refused CONNACK (bad credentials, not authorised, ...) or a TLS verification failure; not "busy, try later". */
 function isFatal(error: Error): boolean {

@@ -13,15 +13,19 @@ export class OfflineQueueGuard {
     private readonly queueQos0: boolean,
   ) {}
 
-  /** Called for a publish made while offline; throws when it may not wait. Pair with release(). */
-  admit(topic: string, qos: QoS): void {
+  /**
+   * Called for a publish made while offline: counts it and returns undefined, or returns why it may
+   * not wait (then nothing is counted). Pair an admitted publish with release().
+   */
+  admit(topic: string, qos: QoS): MqttPublishError | undefined {
     if (qos === 0 && !this.queueQos0) {
-      throw new MqttPublishError(topic, 'the client is offline and QoS 0 messages are not queued (queueQos0Offline: false)');
+      return new MqttPublishError(topic, 'the client is offline and QoS 0 messages are not queued (queueQos0Offline: false)');
     }
     if (this.waiting >= this.limit) {
-      throw new MqttPublishError(topic, `the offline queue is full (offlineQueueLimit: ${this.limit}); the client is reconnecting`);
+      return new MqttPublishError(topic, `the offline queue is full (offlineQueueLimit: ${this.limit}); the client is reconnecting`);
     }
     this.waiting++;
+    return undefined;
   }
 
   release(): void {

@@ -1,16 +1,22 @@
 import { describe, expect, it } from '@jest/globals';
 import type { IPublishPacket } from 'mqtt';
 import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
+import { MqttPublishError } from '../errors/mqtt-publish.error.js';
 import { ClientPublisher } from './client-publisher.js';
-import { createReplier } from './reply-publisher.js';
+import { createReplier, type ReplySender } from './reply-publisher.js';
 
-/** A replier on a real ClientPublisher over a connected fake mqtt.js client; warnings are collected. */
+/**
+ * A replier on a real ClientPublisher over a connected fake mqtt.js client, its errors typed as
+ * MqttConnection's publish path types them; warnings are collected.
+ */
 function setup({ maxPayloadBytes = 1_024, maxBacklogBytes = 1_000_000 } = {}) {
   const fake = new FakeMqttClient();
   fake.connected = true;
   const publisher = new ClientPublisher(fake.client, 100, () => false);
+  const send: ReplySender = (topic, body, options, done) =>
+    publisher.publish(topic, body, options, (error) => done(error && new MqttPublishError(topic, error.message, undefined, { cause: error })));
   const warnings: string[] = [];
-  const reply = createReplier(publisher, maxPayloadBytes, maxBacklogBytes, (message) => warnings.push(message));
+  const reply = createReplier(send, maxPayloadBytes, maxBacklogBytes, (message) => warnings.push(message));
   return { fake, reply, warnings };
 }
 
@@ -121,6 +127,6 @@ describe('createReplier', () => {
     fake.published[1].fail(new Error('Quota exceeded'));
     reply(request('replies/5'), { value: 'abc' });
     expect(fake.published.map((call) => call.topic)).toEqual(['replies/1', 'replies/2', 'replies/4', 'replies/5']);
-    expect(warnings.slice(1)).toEqual(["Reply to 'replies/2' failed: Quota exceeded"]);
+    expect(warnings.slice(1)).toEqual(["Reply failed: Publish to 'replies/2' failed: Quota exceeded"]);
   });
 });

@@ -1,10 +1,15 @@
-import type { IClientPublishOptions } from 'mqtt';
-import type { ClientPublisher } from './client-publisher.js';
-import type { MqttPayload } from '../interfaces/mqtt-message.interface.js';
+import type { MqttPayload, MqttPublishOptions, MqttPublishProperties } from '../interfaces/mqtt-message.interface.js';
 import type { Replier } from '../dispatch/message-dispatcher.js';
 import { encodePayload } from '../protocol/payload-codec.js';
 import { REPLY_ERROR_PROPERTY } from './request-client.js';
 import { assertTopicName } from '../protocol/topic-filter.js';
+
+/**
+ * How a reply is published: the connection's one publish path (closed check, offline admission
+ * bounded by `offlineQueueLimit`, flow control, `@OnPublish`). `done` is called once, with the
+ * typed error when the publish was refused or failed.
+ */
+export type ReplySender = (topic: string, body: Buffer | string, options: MqttPublishOptions, done: (error: Error | undefined) => void) => void;
 
 /**
  * The responder side of MQTT 5 request/reply: publishes a handler's return value (JSON for objects)
@@ -16,7 +21,7 @@ import { assertTopicName } from '../protocol/topic-filter.js';
  * slow broker cannot grow memory or crowd out the app's own publishes without limit.
  */
 export function createReplier(
-  publisher: ClientPublisher,
+  send: ReplySender,
   maxPayloadBytes: number,
   maxBacklogBytes: number,
   warn: (message: string) => void,
@@ -25,7 +30,7 @@ export function createReplier(
   return (request, outcome) => {
     const { responseTopic, correlationData } = request.properties ?? {};
     if (!responseTopic) return;
-    const properties: NonNullable<IClientPublishOptions['properties']> = correlationData ? { correlationData } : {};
+    const properties: MqttPublishProperties = correlationData ? { correlationData } : {};
     let payload: Buffer | string = '';
     if ('error' in outcome) {
       properties.userProperties = { [REPLY_ERROR_PROPERTY]: outcome.error };
@@ -56,9 +61,10 @@ export function createReplier(
       return;
     }
     backlogBytes += bytes;
-    publisher.publish(responseTopic, payload, { qos: request.qos === 0 ? 0 : 1, properties }, (error) => {
+    send(responseTopic, payload, { qos: request.qos === 0 ? 0 : 1, properties }, (error) => {
       backlogBytes -= bytes;
-      if (error) warn(`Reply to '${responseTopic}' failed: ${error.message}`);
+      // The error names the topic already: "Publish to '<response topic>' failed: <reason>".
+      if (error) warn(`Reply failed: ${error.message}`);
     });
   };
 }

@@ -34,7 +34,7 @@ export class MqttHealthIndicator {
   async isHealthy<const Key extends string>(key: Key, options: MqttHealthOptions = {}): Promise<HealthIndicatorResult<Key>> {
     const check = this.health.check(key);
     const mqtt = this.moduleRef.get<MqttService>(getMqttToken(options.client), { strict: false });
-    const state = await currentStatus(mqtt);
+    const state = mqtt.status;
     if (!mqtt.connected) return check.down({ client: mqtt.name, state });
     if (!options.ping) return check.up({ client: mqtt.name, state });
     const timeout = options.timeout ?? MQTT_DEFAULTS.healthPingTimeout;
@@ -45,11 +45,6 @@ export class MqttHealthIndicator {
       return check.down({ client: mqtt.name, state, message: (error as Error).message });
     }
   }
-}
-
-function currentStatus(mqtt: MqttService): Promise<string> {
-  // status$ replays the current value at once (a BehaviorSubject underneath).
-  return new Promise((resolve) => mqtt.status$.subscribe({ next: resolve, complete: () => resolve('closed') }).unsubscribe());
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
