@@ -18,3 +18,14 @@ export function safeString(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/** A value for an error message: JSON where it has one (`"1"`, `3`, `null`), else its string form (`10n` as `10`). Never throws. */
+export function showValue(value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json !== undefined) return json;
+  } catch {
+    // a BigInt or a cycle
+  }
+  return safeString(value);
+}

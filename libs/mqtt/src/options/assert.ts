@@ -5,7 +5,7 @@
  * `assert*` functions throw; `optional*` readers return the value, or undefined when it is absent.
  */
 import type { ErrorFactory } from '../errors/error-factory.js';
-import { safeString } from '../errors/describe-error.js';
+import { showValue } from '../errors/describe-error.js';
 import type { MqttAckMode } from '../interfaces/mqtt-handler.interface.js';
 import type { PayloadFormat, QoS } from '../interfaces/mqtt-message.interface.js';
 import { isPayloadFormat } from '../protocol/payload-codec.js';
@@ -83,7 +83,7 @@ export function assertQos(value: unknown, field: string, fail: ErrorFactory): as
 /** `'auto'` or `'after-handler'`. */
 export function assertAckMode(value: unknown, field: string, fail: ErrorFactory): asserts value is MqttAckMode {
   if (value !== 'auto' && value !== 'after-handler') {
-    throw fail(field, `must be 'auto' or 'after-handler', got ${shown(value)}`);
+    throw fail(field, `must be 'auto' or 'after-handler', got ${showValue(value)}`);
   }
 }
 
@@ -102,13 +102,13 @@ export function assertShareGroup(value: unknown, field: string, fail: ErrorFacto
 
 /** true or false. */
 export function assertBoolean(value: unknown, field: string, fail: ErrorFactory): asserts value is boolean {
-  if (typeof value !== 'boolean') throw fail(field, `expected true or false, got ${shown(value)}`);
+  if (typeof value !== 'boolean') throw fail(field, `expected true or false, got ${showValue(value)}`);
 }
 
 /** An integer from `min` to `max`, both included. */
 export function assertInteger(value: unknown, field: string, fail: ErrorFactory, min: number, max: number): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw fail(field, `expected an integer from ${min} to ${max}, got ${shown(value)}`);
+    throw fail(field, `expected an integer from ${min} to ${max}, got ${showValue(value)}`);
   }
 }
 
@@ -134,15 +134,4 @@ export function optionalInteger(value: unknown, field: string, fail: ErrorFactor
   if (value === undefined) return undefined;
   assertInteger(value, field, fail, min, max);
   return value;
-}
-
-/** A value for an error message: JSON where it has one (`"1"`, `3`, `null`), else its string form. Never throws. */
-export function shown(value: unknown): string {
-  try {
-    const json = JSON.stringify(value);
-    if (json !== undefined) return json;
-  } catch {
-    // a BigInt or a cycle
-  }
-  return safeString(value);
 }

@@ -1,5 +1,6 @@
 import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import type { QoS } from '../interfaces/mqtt-message.interface.js';
+import { isQos } from '../protocol/qos.js';
 import type { MqttModuleOptions, MqttProtocol, MqttTlsOptions } from './mqtt-module-options.interface.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -107,7 +108,7 @@ export function mqttOptionsFromEnv(env: Env = process.env, prefix = 'MQTT'): Mqt
     options.will = {
       topic: willTopic,
       payload: env[key('LAST_WILL_MESSAGE')] ?? null,
-      qos: (readInteger(read('LAST_WILL_QOS'), key('LAST_WILL_QOS'), 0, 2) ?? 0) as QoS,
+      qos: readQos(read('LAST_WILL_QOS'), key('LAST_WILL_QOS')) ?? 0,
       retain: readBoolean(read('LAST_WILL_RETAIN'), key('LAST_WILL_RETAIN')) ?? false,
     };
   }
@@ -129,4 +130,12 @@ function readInteger(value: string | undefined, name: string, min: number, max: 
     throw new MqttConfigError(name, `must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return parsed;
+}
+
+/** The QoS rule of `protocol/qos.ts`, for a value read as text. */
+function readQos(value: string | undefined, name: string): QoS | undefined {
+  if (value === undefined) return undefined;
+  const qos = Number(value.trim());
+  if (!isQos(qos)) throw new MqttConfigError(name, `must be 0, 1 or 2, got ${JSON.stringify(value)}`);
+  return qos;
 }

@@ -162,6 +162,8 @@ describe('resolveMqttOptions', () => {
     [{ protocolVersion: 5, will: { topic: 'a', properties: { messageExpiryInterval: -5 } } }, 'will.properties.messageExpiryInterval', /0 to 4294967295/],
     [{ protocolVersion: 5, will: { topic: 'a', properties: { topicAlias: 1 } as never } }, 'will.properties.topicAlias', /not a will property/],
     [{ share: 'a/b' }, 'share', /without/],
+    [{ share: true as never }, 'share', /group must be a string, got boolean/],
+    [{ share: 'g\u0000' }, 'share', /control character U\+0000/],
     [{ host: '127.0.0.1:1883' }, 'host', /give the port separately: host: '127\.0\.0\.1', port: 1883/],
     [{ host: 'localhost:8883', protocol: 'mqtts' }, 'host', /host: 'localhost', port: 8883/],
     [{ host: '[::1]:1883' }, 'host', /host: '::1', port: 1883/],

@@ -1,6 +1,5 @@
 import type { IClientOptions } from 'mqtt';
-import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
-import { MqttConfigError } from '../errors/mqtt-config.error.js';
+import { argumentError, configError, type ErrorFactory } from '../errors/error-factory.js';
 import { MqttTopicError } from '../errors/mqtt-topic.error.js';
 import { assertTopicName } from './topic-filter.js';
 
@@ -17,8 +16,8 @@ const COMMON: Record<string, Check> = {
   payloadFormatIndicator: (value, field, fail) => {
     if (typeof value !== 'boolean') fail(field, `expected true or false, got ${describe(value)}`);
   },
-  messageExpiryInterval: (value, field, fail) => checkInteger(value, field, 0, UINT32_MAX, fail),
-  contentType: (value, field, fail) => checkUtf8(value, field, fail),
+  messageExpiryInterval: (value, field, fail) => assertInteger(value, field, 0, UINT32_MAX, fail),
+  contentType: (value, field, fail) => assertUtf8(value, field, fail),
   responseTopic: (value, field, fail) => {
     try {
       assertTopicName(value, field);
@@ -30,27 +29,26 @@ const COMMON: Record<string, Check> = {
     if (!(value instanceof Uint8Array)) return fail(field, `expected a Buffer or Uint8Array, got ${describe(value)}`);
     if (value.byteLength > MAX_UTF8_BYTES) fail(field, `must be at most ${MAX_UTF8_BYTES} bytes, got ${value.byteLength}`);
   },
-  userProperties: (value, field, fail) => checkUserProperties(value, field, fail),
+  userProperties: (value, field, fail) => assertUserProperties(value, field, fail),
 };
 
 const PUBLISH: Record<string, Check> = {
   ...COMMON,
-  topicAlias: (value, field, fail) => checkInteger(value, field, 1, 65_535, fail),
+  topicAlias: (value, field, fail) => assertInteger(value, field, 1, 65_535, fail),
   subscriptionIdentifier: (_value, field, fail) =>
     fail(field, 'only the broker sets it, on the messages it delivers (MQTT 5 §3.3.4); a client must not send it'),
 };
 
 const WILL: Record<string, Check> = {
   ...COMMON,
-  willDelayInterval: (value, field, fail) => checkInteger(value, field, 0, UINT32_MAX, fail),
+  willDelayInterval: (value, field, fail) => assertInteger(value, field, 0, UINT32_MAX, fail),
 };
 
-const argumentError: Fail = (field, reason) => {
-  throw new MqttArgumentError(field, reason);
-};
-const configError: Fail = (field, reason) => {
-  throw new MqttConfigError(field, reason);
-};
+function thrower(error: ErrorFactory): Fail {
+  return (field, reason) => {
+    throw error(field, reason);
+  };
+}
 
 /**
  * Checks MQTT 5 PUBLISH properties the way mqtt-packet will encode them, so a value it cannot write
@@ -59,15 +57,15 @@ const configError: Fail = (field, reason) => {
  * Call it only when properties are given; publishes without them pay nothing.
  */
 export function assertPublishProperties(properties: unknown, field: string): void {
-  checkProperties(properties, field, PUBLISH, 'a PUBLISH property', argumentError);
+  assertProperties(properties, field, PUBLISH, 'a PUBLISH property', thrower(argumentError));
 }
 
 /** The same for a will's properties (CONNECT), as MqttConfigError(`${field}.<key>`). */
 export function assertWillProperties(properties: unknown, field: string): asserts properties is MqttWillProperties {
-  checkProperties(properties, field, WILL, 'a will property', configError);
+  assertProperties(properties, field, WILL, 'a will property', thrower(configError));
 }
 
-function checkProperties(properties: unknown, field: string, checks: Record<string, Check>, kind: string, fail: Fail): void {
+function assertProperties(properties: unknown, field: string, checks: Record<string, Check>, kind: string, fail: Fail): void {
   if (!isPlainObject(properties)) fail(field, `expected an object of MQTT 5 properties, got ${describe(properties)}`);
   // for...in, as mqtt-packet sizes the packet: an inherited enumerable key is counted there but not
   // written, which yields a malformed packet, so it is refused, not ignored.
@@ -84,18 +82,18 @@ function checkProperties(properties: unknown, field: string, checks: Record<stri
   }
 }
 
-function checkUserProperties(value: unknown, field: string, fail: Fail): void {
+function assertUserProperties(value: unknown, field: string, fail: Fail): void {
   if (!isPlainObject(value)) fail(field, `expected an object of string -> string | string[], got ${describe(value)}`);
   // mqtt-packet writes Object.getOwnPropertyNames: non-enumerable keys too, inherited ones never.
   for (const name of Object.getOwnPropertyNames(value)) {
     const entryField = `${field}.${name}`;
     if (!Object.prototype.propertyIsEnumerable.call(value, name)) fail(entryField, 'is not enumerable; give user properties as plain keys');
-    checkUtf8(name, field, fail, 'a user property name');
+    assertUtf8(name, field, fail, 'a user property name');
     const entry = (value as Record<string, unknown>)[name];
     if (Array.isArray(entry)) {
-      entry.forEach((item, index) => checkUtf8(item, `${entryField}[${index}]`, fail));
+      entry.forEach((item, index) => assertUtf8(item, `${entryField}[${index}]`, fail));
     } else if (typeof entry === 'string') {
-      checkUtf8(entry, entryField, fail);
+      assertUtf8(entry, entryField, fail);
     } else {
       fail(entryField, `expected a UTF-8 string or an array of them, got ${typeOf(entry)}`);
     }
@@ -103,7 +101,7 @@ function checkUserProperties(value: unknown, field: string, fail: Fail): void {
 }
 
 /** MQTT 5 §1.5.4: UTF-8 strings are well formed, without U+0000, and at most 65535 bytes. */
-function checkUtf8(value: unknown, field: string, fail: Fail, what = 'the value'): void {
+function assertUtf8(value: unknown, field: string, fail: Fail, what = 'the value'): void {
   if (typeof value !== 'string') fail(field, `expected a UTF-8 string, got ${typeOf(value)}`);
   if (value.includes('\u0000')) fail(field, `${what} must not contain U+0000`);
   if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) {
@@ -114,7 +112,7 @@ function checkUtf8(value: unknown, field: string, fail: Fail, what = 'the value'
   }
 }
 
-function checkInteger(value: unknown, field: string, min: number, max: number, fail: Fail): void {
+function assertInteger(value: unknown, field: string, min: number, max: number, fail: Fail): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     fail(field, `expected an integer from ${min} to ${max}, got ${describe(value)}`);
   }

@@ -1,3 +1,4 @@
+import { showValue } from '../errors/describe-error.js';
 import type { QoS } from '../interfaces/mqtt-message.interface.js';
 
 /**
@@ -5,7 +6,7 @@ import type { QoS } from '../interfaces/mqtt-message.interface.js';
  * undefined when it is a QoS. Callers throw their own typed error naming the field.
  */
 export function qosProblem(value: unknown): string | undefined {
-  return isQos(value) ? undefined : `must be 0, 1 or 2, got ${JSON.stringify(value) ?? String(value)}`;
+  return isQos(value) ? undefined : `must be 0, 1 or 2, got ${showValue(value)}`;
 }
 
 export function isQos(value: unknown): value is QoS {

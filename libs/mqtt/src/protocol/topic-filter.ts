@@ -38,14 +38,14 @@ export function parseTopicFilter(filter: unknown, where = 'topic filter'): Parse
   if (typeof filter !== 'string') {
     throw new MqttTopicError(filter, where, 'a topic filter must be a string');
   }
-  checkCharacters(filter, where);
+  assertCharacters(filter, where);
 
   let shareGroup: string | undefined;
   let rest = filter;
   if (filter.startsWith(SHARE_PREFIX)) {
     const end = filter.indexOf('/', SHARE_PREFIX.length);
     shareGroup = end === -1 ? filter.slice(SHARE_PREFIX.length) : filter.slice(SHARE_PREFIX.length, end);
-    checkShareGroup(filter, shareGroup, where);
+    assertFilterShareGroup(filter, shareGroup, where);
     if (end === -1 || end === filter.length - 1) {
       throw new MqttTopicError(filter, where, 'a shared subscription needs a filter after $share/<group>/');
     }
@@ -121,7 +121,7 @@ export function assertTopicName(topic: unknown, where = 'topic'): asserts topic 
       throw new MqttTopicError(topic, where, `wildcards ('+', '#') are not allowed in a topic name (index ${i})`);
     }
     if (c < 0x20 || c > 0x7e) {
-      checkCharacters(topic, where);
+      assertCharacters(topic, where);
       break;
     }
   }
@@ -155,7 +155,7 @@ export function topicFrom(...segments: ReadonlyArray<string | number>): string {
       if (index === 0 && value.startsWith('$')) {
         throw new MqttTopicError(value, where, "the first segment must not start with '$'");
       }
-      checkCharacters(value, where);
+      assertCharacters(value, where);
       return value;
     })
     .join('/');
@@ -166,11 +166,11 @@ export function toSharedFilter(parsed: ParsedTopicFilter, group: string | undefi
   if (group === undefined || parsed.shareGroup !== undefined) {
     return parsed.brokerFilter;
   }
-  checkShareGroup(parsed.source, group, where);
+  assertFilterShareGroup(parsed.source, group, where);
   return `${SHARE_PREFIX}${group}/${parsed.brokerFilter}`;
 }
 
-function checkShareGroup(filter: string, group: unknown, where: string): void {
+function assertFilterShareGroup(filter: string, group: unknown, where: string): void {
   const problem = shareGroupProblem(group);
   if (problem) throw new MqttTopicError(filter, where, problem);
 }
@@ -197,7 +197,7 @@ export function shareGroupProblem(group: unknown): string | undefined {
  * other control characters, non-characters and unpaired surrogates. Such a value would make the
  * broker drop the connection, and mqtt.js would resend it on every reconnect.
  */
-function checkCharacters(value: string, where: string): void {
+function assertCharacters(value: string, where: string): void {
   const problem = characterProblem(value);
   if (problem) throw new MqttTopicError(value, where, problem);
 }
