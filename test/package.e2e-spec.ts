@@ -113,6 +113,26 @@ function writeJson(file: string, value: unknown): void {
 
 type Kind = 'esm' | 'cjs';
 
+/** The peers the package declares, less the optional ones when `withOptionalPeers` is false; and @types/node. */
+function linkedPackages(packed: PackageJson, withOptionalPeers = true): string[] {
+  const optional = (name: string): boolean => packed.peerDependenciesMeta?.[name]?.optional === true;
+  const peers = Object.keys(packed.peerDependencies ?? {}).filter((name) => withOptionalPeers || !optional(name));
+  return [...Object.keys(packed.dependencies ?? {}), ...peers, '@types/node'];
+}
+
+/** Extracts the tarball into `dir`/node_modules and links each of `linked` from the repository's node_modules. */
+async function installPackage(dir: string, tarball: string, packed: PackageJson, linked: string[]): Promise<void> {
+  const target = join(dir, 'node_modules', packed.name);
+  mkdirSync(target, { recursive: true });
+  await run('extracting the tarball', 'tar', ['-xzf', tarball, '-C', target, '--strip-components=1'], { cwd: dir, timeoutMs: 20_000 });
+  for (const name of linked) {
+    const from = join(REPO, 'node_modules', name);
+    if (!existsSync(from)) throw new Error(`${name}, which the packed package.json declares, is not in the repository's node_modules: run npm ci`);
+    mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
+    symlinkSync(from, join(dir, 'node_modules', name), 'dir');
+  }
+}
+
 /**
  * A fresh consumer app: the consumer sources, its package.json and tsconfig, the packed package extracted into
  * node_modules/nestjs-mqtt, and each dependency and peer the package declares linked from the repository.
@@ -121,7 +141,7 @@ async function createConsumer(kind: Kind, tarball: string, packed: PackageJson, 
   const dir = join(root, `consumer-${kind}`);
   mkdirSync(join(dir, 'src'), { recursive: true });
   for (const file of ['thermostat.ts', 'main.ts', 'thermostat.test.ts']) copyFileSync(join(CONSUMER_SOURCES, file), join(dir, 'src', file));
-  const linked = [...Object.keys(packed.dependencies ?? {}), ...Object.keys(packed.peerDependencies ?? {}), '@types/node'];
+  const linked = linkedPackages(packed);
   writeJson(join(dir, 'package.json'), {
     name: `consumer-${kind}`,
     private: true,
@@ -148,15 +168,7 @@ async function createConsumer(kind: Kind, tarball: string, packed: PackageJson, 
     });
   }
 
-  const target = join(dir, 'node_modules', packed.name);
-  mkdirSync(target, { recursive: true });
-  await run('extracting the tarball', 'tar', ['-xzf', tarball, '-C', target, '--strip-components=1'], { cwd: dir, timeoutMs: 20_000 });
-  for (const name of linked) {
-    const from = join(REPO, 'node_modules', name);
-    if (!existsSync(from)) throw new Error(`${name}, which the packed package.json declares, is not in the repository's node_modules: run npm ci`);
-    mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
-    symlinkSync(from, join(dir, 'node_modules', name), 'dir');
-  }
+  await installPackage(dir, tarball, packed, linked);
   return dir;
 }
 
@@ -308,4 +320,36 @@ describe.each<[Kind, string, string]>([
     });
     expect(output).toMatch(/# pass 1\n# fail 0/);
   }, 60_000);
+});
+
+describe('an app without the optional peers aedes and @nestjs/terminus', () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = join(work, 'consumer-without-optional-peers');
+    mkdirSync(dir, { recursive: true });
+    for (const file of ['missing-peers.js', 'missing-peers.cjs']) copyFileSync(join(CONSUMER_SOURCES, file), join(dir, file));
+    const linked = linkedPackages(packed, false);
+    writeJson(join(dir, 'package.json'), {
+      name: 'consumer-without-optional-peers',
+      private: true,
+      type: 'module',
+      dependencies: { [packed.name]: `file:${tarball}`, ...Object.fromEntries(linked.map((name) => [name, '*'])) },
+    });
+    await installPackage(dir, tarball, packed, linked);
+  });
+
+  it.each([
+    ['an ES module', 'missing-peers.js'],
+    ['CommonJS (require(esm))', 'missing-peers.cjs'],
+  ])('%s: imports nestjs-mqtt/testing and nestjs-mqtt/terminus; using them fails with an MqttError naming the package to install', async (_kind, file) => {
+    expect(['aedes', '@nestjs/terminus'].filter((name) => existsSync(join(dir, 'node_modules', name)))).toEqual([]);
+    const { output } = await run(`node ${file} without the optional peers`, process.execPath, [join(dir, file)], { cwd: dir, timeoutMs: 20_000 });
+    expect(output).toBe(
+      [
+        'testing: MqttError: nestjs-mqtt/testing needs the optional peer "aedes": npm install aedes',
+        'terminus: MqttError: nestjs-mqtt/terminus needs the optional peer "@nestjs/terminus": npm install @nestjs/terminus',
+      ].join('\n'),
+    );
+  }, 30_000);
 });

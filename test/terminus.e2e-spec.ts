@@ -3,7 +3,7 @@ import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
-import { MqttModule, MqttService } from 'nestjs-mqtt';
+import { MqttError, MqttModule, MqttService } from 'nestjs-mqtt';
 import { MqttHealthIndicator } from 'nestjs-mqtt/terminus';
 import { MosquittoBroker } from './fixtures/mosquitto.js';
 
@@ -40,4 +40,18 @@ it('reports up while connected (with a PUBACK ping), and down with the state whe
   expect(down.mqtt).toMatchObject({ status: 'down', client: 'default' });
   await expect(health.check([() => indicator.isHealthy('mqtt')])).rejects.toThrow();
   await broker.restart();
+});
+
+it('fails the start with an MqttError naming TerminusModule when the app does not import it', async () => {
+  const app = await Test.createTestingModule({ providers: [MqttHealthIndicator] }).compile();
+  try {
+    const error = await app.init().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MqttError);
+    expect((error as MqttError).message).toBe('MqttHealthIndicator needs the HealthIndicatorService of @nestjs/terminus: import TerminusModule in the app');
+  } finally {
+    await app.close();
+  }
 });

@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { MqttError } from '../errors/mqtt.error.js';
+import { loadTerminus } from './load-terminus.js';
 import { getMqttToken } from '../mqtt.tokens.js';
 import { MQTT_DEFAULTS } from '../options/mqtt-defaults.js';
 import type { MqttService } from '../mqtt.service.js';
@@ -23,16 +25,24 @@ const PING_TOPIC = 'nestjs-mqtt/health';
  * A @nestjs/terminus health indicator for a client: `up` while connected (and, with `ping`, while
  * the broker acknowledges a QoS 1 probe in time), `down` with the client's status otherwise.
  * Import it from 'nestjs-mqtt/terminus' and provide it next to TerminusModule.
+ *
+ * @nestjs/terminus is an optional peer, loaded when the indicator starts (not by a static import, so that a missing
+ * package fails with an `MqttError` naming it; see importOptionalPeer): the HealthIndicatorService is taken from
+ * the app at module init rather than injected.
  */
 @Injectable()
-export class MqttHealthIndicator {
-  constructor(
-    private readonly health: HealthIndicatorService,
-    private readonly moduleRef: ModuleRef,
-  ) {}
+export class MqttHealthIndicator implements OnModuleInit {
+  private health?: Promise<HealthIndicatorService>;
+
+  constructor(private readonly moduleRef: ModuleRef) {}
+
+  /** Fails the app's start when @nestjs/terminus is missing or TerminusModule is not imported. */
+  async onModuleInit(): Promise<void> {
+    await this.healthService();
+  }
 
   async isHealthy<const Key extends string>(key: Key, options: MqttHealthOptions = {}): Promise<HealthIndicatorResult<Key>> {
-    const check = this.health.check(key);
+    const check = (await this.healthService()).check(key);
     const mqtt = this.moduleRef.get<MqttService>(getMqttToken(options.client), { strict: false });
     const state = mqtt.status;
     if (!mqtt.connected) return check.down({ client: mqtt.name, state });
@@ -44,6 +54,16 @@ export class MqttHealthIndicator {
     } catch (error) {
       return check.down({ client: mqtt.name, state, message: (error as Error).message });
     }
+  }
+
+  private healthService(): Promise<HealthIndicatorService> {
+    return (this.health ??= loadTerminus().then(({ HealthIndicatorService: token }) => {
+      try {
+        return this.moduleRef.get(token, { strict: false });
+      } catch (error) {
+        throw new MqttError('MqttHealthIndicator needs the HealthIndicatorService of @nestjs/terminus: import TerminusModule in the app', { cause: error });
+      }
+    }));
   }
 }
 

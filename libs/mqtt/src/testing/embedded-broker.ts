@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Aedes, AedesOptions } from 'aedes';
+import { importOptionalPeer } from '../optional-peer.js';
 
 export interface EmbeddedBrokerOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -63,8 +64,8 @@ function assertPort(port: number): void {
 
 /**
  * Starts an in-process MQTT 3.1.1 broker (aedes) on loopback: for tests, demos and `npm start`
- * without an installed broker. aedes is an optional peer dependency, loaded only here.
- * It keeps sessions in memory and does not speak MQTT 5.
+ * without an installed broker. aedes is an optional peer dependency, loaded only here: without it, this rejects
+ * with an `MqttError` that names it. It keeps sessions in memory and does not speak MQTT 5.
  *
  * Rejects with {@link EmbeddedBrokerListenError} when the port cannot be bound (e.g. `EADDRINUSE`), after closing
  * the aedes instance it created, so a failed start leaves no handle that keeps the process alive.
@@ -73,7 +74,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const requestedPort = options.port ?? 0;
   assertPort(requestedPort);
   const host = options.host ?? '127.0.0.1';
-  const { Aedes } = await import('aedes');
+  const { Aedes } = await importOptionalPeer(() => import('aedes'), 'aedes', 'nestjs-mqtt/testing');
   const aedes = await Aedes.createBroker(options.aedes);
   const closeAedes = (): Promise<void> => new Promise<void>((resolve) => aedes.close(() => resolve()));
   // aedes only tracks clients that completed CONNECT; the server's own list also holds the others.
