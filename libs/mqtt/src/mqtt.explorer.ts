@@ -1,17 +1,16 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { DEFAULT_MQTT_CLIENT_NAME, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
+import { DEFAULT_MQTT_CLIENT_NAME, ENHANCER_METADATA_KEYS, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
 import type { MqttEventMetadata } from './decorators/on-event.decorators.js';
 import type { OnTopicMetadata, OnTopicOptions } from './decorators/on-topic.decorator.js';
 import { MqttParamType } from './interfaces/mqtt-handler.interface.js';
 import { MqttHandlerError } from './errors/mqtt-handler.error.js';
-import type { PayloadFormat, QoS } from './interfaces/mqtt-message.interface.js';
+import type { PayloadFormat } from './interfaces/mqtt-message.interface.js';
 import type { BoundHandler } from './dispatch/message-dispatcher.js';
 import { HandlerInvokerFactory, type PreparedHandler } from './dispatch/handler-invoker.js';
-import { MqttClientRegistry } from './mqtt-client.registry.js';
+import { MqttClientRegistry, type DecoratedSubscription } from './mqtt-client.registry.js';
 import type { MqttConnection } from './connection/mqtt-connection.js';
 import { MqttMetadataAccessor } from './mqtt-metadata.accessor.js';
-import type { SubscriptionRequest } from './connection/subscription-registry.js';
 import { isPayloadFormat } from './protocol/payload-codec.js';
 import { qosProblem } from './protocol/qos.js';
 import { parseTopicFilter, toSharedFilter } from './protocol/topic-filter.js';
@@ -23,10 +22,15 @@ const PAYLOAD_FORMAT_RULE = "payload must be 'auto', 'json', 'text', 'buffer' or
 
 type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
 
+/** What Nest's enhancer decorators are called in the warning for client-event handlers (ENHANCER_METADATA_KEYS order). */
+const ENHANCER_NAMES = ['guards', 'interceptors', 'pipes', 'exception filters'] as const;
+
 /**
  * Finds `@OnTopic`, `@OnMessage` and the client-event decorators on providers and controllers
- * at module init, validates them (errors name `Class#method`), binds them to their clients, and
- * then starts the clients, so that no message or CONNACK can arrive before its handler exists.
+ * at module init, validates them (errors name `Class#method`) and binds them to their clients.
+ * Then it hands the decorated subscriptions to MqttClientRegistry, which starts the clients: no
+ * message or CONNACK can arrive before its handler exists, and user `onModuleInit` hooks of
+ * modules initialised later see a connected client.
  */
 @Injectable()
 export class MqttExplorer implements OnModuleInit {
@@ -41,13 +45,12 @@ export class MqttExplorer implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const subscriptions = this.explore();
-    await Promise.all(this.registry.all().map((connection) => this.start(connection, subscriptions.get(connection))));
+    await this.registry.startAll(this.explore());
   }
 
-  /** Binds every decorated method; returns the decorated subscriptions per client (broker filter -> highest QoS). */
-  explore(): Map<MqttConnection, Map<string, SubscriptionRequest>> {
-    const subscriptions = new Map<MqttConnection, Map<string, SubscriptionRequest>>();
+  /** Binds every decorated method; returns the subscriptions the decorators ask for, in discovery order. */
+  private explore(): DecoratedSubscription[] {
+    const subscriptions: DecoratedSubscription[] = [];
     const wrappers = [...this.discovery.getControllers(), ...this.discovery.getProviders()];
     for (const wrapper of wrappers) {
       const instance: unknown = wrapper.instance;
@@ -66,7 +69,7 @@ export class MqttExplorer implements OnModuleInit {
     wrapper: InstanceWrapper,
     instance: object,
     methodName: string,
-    subscriptions: Map<MqttConnection, Map<string, SubscriptionRequest>>,
+    subscriptions: DecoratedSubscription[],
   ): void {
     const method: unknown = (instance as Record<string, unknown>)[methodName];
     const topics = this.accessor.topicHandlers(method);
@@ -78,6 +81,14 @@ export class MqttExplorer implements OnModuleInit {
       this.logger.warn(`${label} is request-scoped or transient; MQTT handlers must be on static providers, so it is not bound`);
       return;
     }
+    const clientEvents = events.filter(({ event }) => event !== 'message');
+    const fallbacks = events.filter(({ event }) => event === 'message');
+    if (clientEvents.length > 0) {
+      this.warnUnusedEnhancers(label, instance, methodName, clientEvents);
+      for (const metadata of clientEvents) this.bindEventHandler(label, instance, methodName, metadata);
+    }
+    // Client events call the method directly: only @OnTopic and @OnMessage need an invoker.
+    if (topics.length === 0 && fallbacks.length === 0) return;
     const prepared = this.invokers.prepare(instance, methodName);
     // A method's stacked filters are told apart by subscription identifier; a copy withheld by
     // No Local on one of them but not the other would decide which one runs the method.
@@ -89,8 +100,8 @@ export class MqttExplorer implements OnModuleInit {
       if (names.length > 0) checkTopicParams(label, names, metadata.filters);
       this.bindTopicHandler(label, prepared, metadata, subscriptions);
     }
-    for (const metadata of events) {
-      this.bindEventHandler(label, instance, methodName, prepared, metadata);
+    for (const metadata of fallbacks) {
+      this.bindFallbackHandler(label, prepared, metadata);
     }
   }
 
@@ -98,7 +109,7 @@ export class MqttExplorer implements OnModuleInit {
     label: string,
     prepared: PreparedHandler,
     { filters, options }: OnTopicMetadata,
-    subscriptions: Map<MqttConnection, Map<string, SubscriptionRequest>>,
+    subscriptions: DecoratedSubscription[],
   ): void {
     checkTopicOptions(label, options);
     const connection = this.connectionFor(label, options.client);
@@ -120,41 +131,53 @@ export class MqttExplorer implements OnModuleInit {
       }
       const brokerFilter = toSharedFilter(parsed, share, `topic filter of ${label}`);
       connection.addRoute(parsed, handler, brokerFilter);
-      let forClient = subscriptions.get(connection);
-      if (!forClient) subscriptions.set(connection, (forClient = new Map()));
-      const existing = forClient.get(brokerFilter);
-      // One subscription per distinct filter, at the highest QoS any handler asked for.
-      const request: SubscriptionRequest = {
-        filter: brokerFilter,
-        qos: Math.max(existing?.qos ?? 0, qos) as QoS,
-        ...(options.noLocal !== undefined ? { nl: options.noLocal } : {}),
-        ...(options.retainAsPublished !== undefined ? { rap: options.retainAsPublished } : {}),
-        ...(options.retainHandling !== undefined ? { rh: options.retainHandling } : {}),
-      };
-      if (existing && (existing.nl !== request.nl || existing.rap !== request.rap || existing.rh !== request.rh)) {
-        throw new MqttHandlerError(label, `subscribes '${brokerFilter}' with other MQTT 5 subscription options than another handler of that filter`);
-      }
-      forClient.set(brokerFilter, request);
+      subscriptions.push({
+        connection,
+        label,
+        request: {
+          filter: brokerFilter,
+          qos,
+          ...(options.noLocal !== undefined ? { nl: options.noLocal } : {}),
+          ...(options.retainAsPublished !== undefined ? { rap: options.retainAsPublished } : {}),
+          ...(options.retainHandling !== undefined ? { rh: options.retainHandling } : {}),
+        },
+      });
     }
   }
 
-  private bindEventHandler(label: string, instance: object, methodName: string, prepared: PreparedHandler, { event, options }: MqttEventMetadata): void {
-    for (const key of Object.keys(options)) {
-      if (!EVENT_OPTION_KEYS.has(key) || ((key === 'payload' || key === 'reply') && event !== 'message')) {
-        throw new MqttHandlerError(label, `unknown option '${key}' for the '${event}' event`);
-      }
-    }
+  /**
+   * Client-event handlers (`@OnConnect`, `@OnError`, ...) are called directly, outside Nest's
+   * pipeline: enhancers on the method would silently do nothing, so say so once, at bootstrap.
+   */
+  private warnUnusedEnhancers(label: string, instance: object, methodName: string, events: readonly MqttEventMetadata[]): void {
+    const method: unknown = (instance as Record<string, unknown>)[methodName];
+    if (typeof method !== 'function') return;
+    const found = ENHANCER_NAMES.filter((_name, index) => Reflect.getMetadata(ENHANCER_METADATA_KEYS[index], method) !== undefined);
+    if (found.length === 0) return;
+    const decorators = [...new Set(events.map(({ event }) => eventDecoratorName(event)))].sort();
+    this.logger.warn(
+      `${label} has ${joinWords(found)}, which ${joinWords(decorators)} handlers do not run: client-event handlers are called directly; ` +
+        'guards, interceptors, pipes and exception filters apply to @OnTopic and @OnMessage handlers only',
+    );
+  }
+
+  /** `@OnMessage`: messages no route matched, through the prepared invoker like `@OnTopic`. */
+  private bindFallbackHandler(label: string, prepared: PreparedHandler, { event, options }: MqttEventMetadata): void {
+    checkEventOptionKeys(label, event, options);
     const connection = this.connectionFor(label, options.client);
-    if (event === 'message') {
-      if (options.payload !== undefined && !isPayloadFormat(options.payload)) {
-        throw new MqttHandlerError(label, PAYLOAD_FORMAT_RULE);
-      }
-      if (options.reply !== undefined && typeof options.reply !== 'boolean') {
-        throw new MqttHandlerError(label, 'reply must be true or false');
-      }
-      connection.addFallback(this.bound(label, prepared, connection, options.payload, undefined, options.reply));
-      return;
+    if (options.payload !== undefined && !isPayloadFormat(options.payload)) {
+      throw new MqttHandlerError(label, PAYLOAD_FORMAT_RULE);
     }
+    if (options.reply !== undefined && typeof options.reply !== 'boolean') {
+      throw new MqttHandlerError(label, 'reply must be true or false');
+    }
+    connection.addFallback(this.bound(label, prepared, connection, options.payload, undefined, options.reply));
+  }
+
+  /** `@OnConnect`, `@OnError`, ...: the method is called directly with the event's arguments. */
+  private bindEventHandler(label: string, instance: object, methodName: string, { event, options }: MqttEventMetadata): void {
+    checkEventOptionKeys(label, event, options);
+    const connection = this.connectionFor(label, options.client);
     const method = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName];
     connection.onClientEvent(event, { label, call: (...args) => method.apply(instance, args) });
   }
@@ -193,28 +216,25 @@ export class MqttExplorer implements OnModuleInit {
     }
     return connection;
   }
+}
 
-  private async start(connection: MqttConnection, filters: Map<string, SubscriptionRequest> | undefined): Promise<void> {
-    // Registered before connecting, so the first CONNACK sends them together.
-    const granted = filters?.size ? connection.subscribe([...filters.values()]) : undefined;
-    if (connection.options.connect === 'background') {
-      granted?.catch((error: Error) => this.logger.error(error.message));
-      await connection.start();
-      return;
-    }
-    // Handled here whatever happens next: a failed start closes the client, which rejects it.
-    const outcome = granted?.then(
-      () => undefined,
-      (error: Error) => error,
-    );
-    await connection.start();
-    const refused = await outcome;
-    if (refused) {
-      // Bootstrap fails: the client must not stay connected behind a failed app.
-      await connection.close();
-      throw refused;
+/** `payload` and `reply` are `@OnMessage` options; `client` is every event's. */
+function checkEventOptionKeys(label: string, event: MqttEventMetadata['event'], options: object): void {
+  for (const key of Object.keys(options)) {
+    if (!EVENT_OPTION_KEYS.has(key) || ((key === 'payload' || key === 'reply') && event !== 'message')) {
+      throw new MqttHandlerError(label, `unknown option '${key}' for the '${event}' event`);
     }
   }
+}
+
+/** `@OnConnect` for 'connect', and so on. */
+function eventDecoratorName(event: MqttEventMetadata['event']): string {
+  return `@On${event.charAt(0).toUpperCase()}${event.slice(1)}`;
+}
+
+/** 'a', 'a and b', 'a, b and c'. */
+function joinWords(words: readonly string[]): string {
+  return words.length <= 1 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
 
 /** The names a method's `@TopicParam(name)` parameters ask for. */
