@@ -33,6 +33,7 @@ export const MQTT_DEFAULTS = {
   reply: false,
   replyErrorDetails: false,
   replyBacklogBytes: 16 * 1024 * 1024,
+  telemetry: true,
   /** During an outage, the same connection error is logged once, then summarised at most this often (ms). */
   outageLogIntervalMs: 30_000,
   /** What `dedupeWindowMs` remembers at most: messages (about 13 MiB of heap with short topics), and estimated bytes (topics included). */

@@ -112,6 +112,11 @@ export interface MqttModuleOptions {
   replyErrorDetails?: boolean;
   /** Bytes of replies that may wait to be written or acknowledged; replies beyond are dropped with a warning. */
   replyBacklogBytes?: number;
+  /**
+   * OpenTelemetry traces and metrics (default true): used when `@opentelemetry/api` is installed and the app
+   * registered a tracer or meter provider before creating the Nest app. `false` never loads the API.
+   */
+  telemetry?: boolean;
   /** Raw mqtt.js options for everything else; applied before the options above. */
   clientOptions?: Partial<IClientOptions>;
 }

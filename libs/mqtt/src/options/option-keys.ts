@@ -8,7 +8,7 @@ export const MODULE_OPTION_KEYS = keysOf<MqttModuleOptions>({
   keepalive: true, clean: true, protocolVersion: true, sessionExpiryInterval: true, tls: true, insecure: true, will: true,
   connect: true, connectTimeout: true, reconnectPeriod: true, logging: true, share: true, payload: true, ack: true,
   maxPayloadBytes: true, shutdownTimeout: true, clientOptions: true, offlineQueueLimit: true, maxInflight: true,
-  queueQos0Offline: true, dedupeWindowMs: true, reply: true, replyErrorDetails: true, replyBacklogBytes: true,
+  queueQos0Offline: true, dedupeWindowMs: true, reply: true, replyErrorDetails: true, replyBacklogBytes: true, telemetry: true,
 });
 
 export const TLS_OPTION_KEYS = keysOf<MqttTlsOptions>({

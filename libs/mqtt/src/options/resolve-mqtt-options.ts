@@ -61,6 +61,8 @@ export interface ResolvedMqttOptions {
   readonly connectTimeout: number;
   readonly reconnectPeriod: number;
   readonly logging: boolean;
+  /** Use OpenTelemetry when the app registered providers. */
+  readonly telemetry: boolean;
   readonly share: string | undefined;
   readonly payload: PayloadFormat;
   readonly ack: MqttAckMode;
@@ -152,7 +154,7 @@ function resolveSession(options: MqttModuleOptions): Session {
   };
 }
 
-type Lifecycle = Pick<ResolvedMqttOptions, 'connect' | 'connectTimeout' | 'reconnectPeriod' | 'shutdownTimeout' | 'logging'>;
+type Lifecycle = Pick<ResolvedMqttOptions, 'connect' | 'connectTimeout' | 'reconnectPeriod' | 'shutdownTimeout' | 'logging' | 'telemetry'>;
 
 /** How the client connects, reconnects, shuts down and logs. */
 function resolveLifecycle(options: MqttModuleOptions): Lifecycle {
@@ -166,6 +168,7 @@ function resolveLifecycle(options: MqttModuleOptions): Lifecycle {
     reconnectPeriod: optionalInteger(options.reconnectPeriod, 'reconnectPeriod', configError, 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.reconnectPeriod,
     shutdownTimeout: optionalInteger(options.shutdownTimeout, 'shutdownTimeout', configError, 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.shutdownTimeout,
     logging: optionalBoolean(options.logging, 'logging', configError) ?? MQTT_DEFAULTS.logging,
+    telemetry: optionalBoolean(options.telemetry, 'telemetry', configError) ?? MQTT_DEFAULTS.telemetry,
   };
 }
 
