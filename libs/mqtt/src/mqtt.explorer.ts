@@ -190,6 +190,7 @@ export class MqttExplorer implements OnModuleInit {
     ack: OnTopicOptions['ack'],
     reply: boolean | undefined,
   ): BoundHandler {
+    // Every field written out, in internalHandler()'s order: the dispatcher sees one object shape.
     return {
       label,
       // One per method: stacked decorators of one method run it once per message.

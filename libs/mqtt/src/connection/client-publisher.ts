@@ -1,7 +1,5 @@
 import type { IClientPublishOptions, MqttClient, Packet } from 'mqtt';
-
-/** mqtt.js's error for a publish it dropped from its queue when the connection closed. */
-const UNSENT_ON_CLOSE = 'Connection closed';
+import { isConnectionClosed } from './mqtt-js-errors.js';
 /** MQTT 5 §3.2.2.3.3: a CONNACK without Receive Maximum allows 65,535. */
 const PROTOCOL_RECEIVE_MAXIMUM = 65_535;
 
@@ -117,7 +115,7 @@ export class ClientPublisher {
   private send(outgoing: Outgoing): void {
     this.client.publish(outgoing.topic, outgoing.body, outgoing.options, (error, packet) => {
       if (outgoing.settled) return;
-      if (error?.message === UNSENT_ON_CLOSE && !this.closed()) {
+      if (isConnectionClosed(error) && !this.closed()) {
         // Not synchronously: mqtt.js calls back while it still empties that queue, and would drop it again.
         setImmediate(() => {
           if (!outgoing.settled) this.send(outgoing);

@@ -35,7 +35,6 @@ export class DuplicateFilter {
   private readonly maxEntries: number;
   private readonly maxBytes: number;
   private bytes = 0;
-  private dropped = 0;
 
   constructor(
     private readonly windowMs: number,
@@ -52,10 +51,7 @@ export class DuplicateFilter {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const key = `${packet.messageId}\u0000${topic}\u0000${createHash('sha1').update(payload).digest('base64')}`;
     if (this.seen.has(key)) {
-      if (packet.dup) {
-        this.dropped++;
-        return true;
-      }
+      if (packet.dup) return true;
       // Seen again: delete first, so the new expiry goes to the end and the Map stays in expiry order.
       this.seen.delete(key);
     } else {
@@ -64,11 +60,6 @@ export class DuplicateFilter {
     this.seen.set(key, now + this.windowMs);
     this.evict();
     return false;
-  }
-
-  /** Redeliveries dropped so far. */
-  get droppedCount(): number {
-    return this.dropped;
   }
 
   /** Messages remembered now. */

@@ -1,6 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
 import type { MqttMessage } from '../interfaces/mqtt-message.interface.js';
-import type { BoundHandler, MessageDispatcher } from '../dispatch/message-dispatcher.js';
+import { internalHandler, type MessageDispatcher } from '../dispatch/message-dispatcher.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
 import type { ParsedTopicFilter } from '../protocol/topic-filter.js';
 
@@ -29,13 +29,9 @@ export class MessageObservers {
 
   observe<T>(filter: ParsedTopicFilter): Observable<MqttMessage<T>> {
     return new Observable<MqttMessage<T>>((subscriber) => {
-      const handler: BoundHandler = {
-        label: `MqttService#observe('${filter.source}')`,
-        format: 'auto',
-        ack: 'auto',
-        needsContext: false,
-        invoke: (payload, topic, packet) => subscriber.next({ topic, payload: payload as T, packet }),
-      };
+      const handler = internalHandler(`MqttService#observe('${filter.source}')`, (payload, topic, packet) =>
+        subscriber.next({ topic, payload: payload as T, packet }),
+      );
       const key = filter.brokerFilter;
       let entry = this.observed.get(key);
       if (!entry) {

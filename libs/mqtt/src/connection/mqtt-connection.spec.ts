@@ -263,6 +263,32 @@ describe('MqttConnection, client events', () => {
   });
 });
 
+describe('MqttConnection, client-event handler failures', () => {
+  it('reports a throw, a rejected promise and a rejected thenable, and still calls the other handlers', async () => {
+    const { connection, fake, logger } = setup({ connect: 'background' });
+    const thenable = { then: (_resolve: unknown, reject: (error: Error) => void) => reject(new Error('thenable refused')) };
+    const calls: string[] = [];
+    connection.onClientEvent('connect', {
+      label: 'Spec#throws',
+      call: () => {
+        calls.push('throws');
+        throw new Error('thrown');
+      },
+    });
+    connection.onClientEvent('connect', { label: 'Spec#rejects', call: () => (calls.push('rejects'), Promise.reject(new Error('rejected'))) });
+    connection.onClientEvent('connect', { label: 'Spec#thenable', call: () => (calls.push('thenable'), thenable) });
+    await connection.start();
+    fake.simulateConnect();
+    await flush();
+    expect(calls).toEqual(['throws', 'rejects', 'thenable']);
+    expect(logger.lines.filter((line) => line.startsWith('error'))).toEqual([
+      "error: Spec#throws failed on 'connect': thrown",
+      "error: Spec#rejects failed on 'connect': rejected",
+      "error: Spec#thenable failed on 'connect': thenable refused",
+    ]);
+  });
+});
+
 /** Every 'publish' event of the connection, as @OnPublish handlers get them. */
 function publishEvents(connection: MqttConnection): unknown[] {
   const seen: unknown[] = [];

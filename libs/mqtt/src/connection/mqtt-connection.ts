@@ -358,7 +358,7 @@ export class MqttConnection {
       if (this.ended || error === WITHHELD) return;
       this.takeover?.failed();
       if (this.hasConnected || this.options.connect === 'background') {
-        const line = this.outage.error(describeError(error));
+        const line = this.outage.error(describeClientError(error));
         if (line !== undefined) this.note(MQTT_LOG_ERR, `Client '${this.name}' (${this.options.displayUrl}): ${line}`);
       }
       this.events.emit('error', error);
@@ -430,9 +430,10 @@ export class MqttConnection {
   private installAckAfterHandler(): void {
     // mqtt.js sends PUBACK/PUBCOMP when handleMessage calls back; it emits 'message' just before.
     this.client.handleMessage = (packet, callback) => {
-      const pending = this.pendingAcks.get(packet as IPublishPacket);
+      // mqtt.js types the hook's packet as IPublishPacket: no guard or cast needed.
+      const pending = this.pendingAcks.get(packet);
       if (!pending) return callback();
-      this.pendingAcks.delete(packet as IPublishPacket);
+      this.pendingAcks.delete(packet);
       void pending.then(() => callback());
     };
   }
@@ -459,10 +460,10 @@ export class MqttConnection {
       };
       const onError = (error: Error) => {
         lastError = error;
-        if (isFatal(error)) fail(describeError(error), error);
+        if (isFatal(error)) fail(describeClientError(error), error);
       };
       const timer = setTimeout(
-        () => fail(`no CONNACK within ${connectTimeout} ms${lastError ? ` (last error: ${describeError(lastError)})` : ''}`, lastError),
+        () => fail(`no CONNACK within ${connectTimeout} ms${lastError ? ` (last error: ${describeClientError(lastError)})` : ''}`, lastError),
         connectTimeout,
       );
       this.client.on('connect', onConnect);
@@ -485,7 +486,8 @@ function isFatal(error: Error): boolean {
   return typeof code === 'string' && FATAL_TLS_CODES.test(code);
 }
 
-function describeError(error: Error): string {
+/** A client error for log lines and MqttConnectionError: its message, with mqtt.js's or Node's code when the message lacks it. */
+function describeClientError(error: Error): string {
   const code = (error as Error & { code?: unknown }).code;
   return code !== undefined && !error.message.includes(String(code)) ? `${error.message} (${String(code)})` : error.message;
 }

@@ -3,7 +3,7 @@ import type { IPublishPacket } from 'mqtt';
 import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
 import { MqttRequestError } from '../errors/mqtt-request.error.js';
 import type { MqttPayload, MqttPublishOptions } from '../interfaces/mqtt-message.interface.js';
-import type { BoundHandler, MessageDispatcher } from '../dispatch/message-dispatcher.js';
+import { internalHandler, type MessageDispatcher } from '../dispatch/message-dispatcher.js';
 import { MAX_TIMER_DELAY_MS } from '../mqtt.constants.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
 import { parseTopicFilter } from '../protocol/topic-filter.js';
@@ -78,21 +78,15 @@ export class RequestClient {
     }
   }
 
-  private readonly replyHandler: BoundHandler = {
-    label: 'MqttService#request',
-    format: 'auto',
-    ack: 'auto',
-    needsContext: false,
-    invoke: (payload: unknown, _topic: string, packet: IPublishPacket) => {
-      const correlation = packet.properties?.correlationData;
-      if (!correlation) return;
-      const pending = this.settle(Buffer.from(correlation).toString('hex'));
-      if (!pending) return; // a late reply (timed out, or to an earlier process on this client id)
-      const error = packet.properties?.userProperties?.[REPLY_ERROR_PROPERTY];
-      if (error !== undefined) pending.reject(new MqttRequestError(pending.topic, `the responder failed: ${String(error)}`));
-      else pending.resolve(payload);
-    },
-  };
+  private readonly replyHandler = internalHandler('MqttService#request', (payload: unknown, _topic: string, packet: IPublishPacket) => {
+    const correlation = packet.properties?.correlationData;
+    if (!correlation) return;
+    const pending = this.settle(Buffer.from(correlation).toString('hex'));
+    if (!pending) return; // a late reply (timed out, or to an earlier process on this client id)
+    const error = packet.properties?.userProperties?.[REPLY_ERROR_PROPERTY];
+    if (error !== undefined) pending.reject(new MqttRequestError(pending.topic, `the responder failed: ${String(error)}`));
+    else pending.resolve(payload);
+  });
 
   private settle(key: string): Pending | undefined {
     const pending = this.pending.get(key);

@@ -3,6 +3,7 @@ import { MqttSubscribeError } from '../errors/mqtt-subscribe.error.js';
 import type { QoS, TopicQos } from '../interfaces/mqtt-message.interface.js';
 import { parseTopicFilter } from '../protocol/topic-filter.js';
 import { TopicRouter } from '../protocol/topic-router.js';
+import { isConnectionClosed } from './mqtt-js-errors.js';
 
 /** A subscription as asked for; `nl`, `rap` and `rh` are MQTT 5 subscription options. */
 export interface SubscriptionRequest {
@@ -56,9 +57,6 @@ interface Waiter {
 export interface SubscriptionEvents {
   subscribed(granted: TopicQos[]): void;
 }
-
-/** mqtt.js fails in-flight SUBSCRIBEs with this when the connection drops; they are resent on reconnect. */
-const CONNECTION_CLOSED = 'Connection closed';
 
 /**
  * Owns every subscription of one client: what the user wants, what the broker granted, and
@@ -165,7 +163,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     try {
       await this.client.unsubscribeAsync([...held]);
     } catch (error) {
-      if ((error as Error).message === CONNECTION_CLOSED) {
+      if (error instanceof Error && isConnectionClosed(error)) {
         for (const filter of held) if (!this.wanted.has(filter)) this.droppedOffline.add(filter);
         return;
       }
@@ -305,7 +303,8 @@ export class SubscriptionRegistry implements SubscriptionIndex {
   }
 
   private fail(entries: readonly WantedSubscription[], error: Error): void {
-    if (error.message === CONNECTION_CLOSED) return; // stays wanted; onConnect sends it again
+    // mqtt.js fails in-flight SUBSCRIBEs when the connection drops: it stays wanted; onConnect sends it again.
+    if (isConnectionClosed(error)) return;
     for (const entry of entries) {
       if (this.wanted.get(entry.filter) !== entry) continue;
       this.forget(entry);

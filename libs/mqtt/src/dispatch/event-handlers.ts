@@ -1,6 +1,7 @@
 import type { LoggerService } from '@nestjs/common';
 import type { MqttEvent } from '../interfaces/mqtt-handler.interface.js';
 import { describeError } from '../errors/describe-error.js';
+import { isPromiseLike } from './is-promise-like.js';
 
 /** A decorated client-event handler (`@OnConnect`, `@OnError`, ...). */
 export interface EventBinding {
@@ -30,7 +31,8 @@ export class MqttEventHandlers {
     for (const binding of list) {
       try {
         const result = binding.call(...args);
-        if (result instanceof Promise) result.catch((error: unknown) => this.report(binding, event, error));
+        // Promise.resolve adopts a thenable too; one whose then() throws rejects instead of escaping.
+        if (isPromiseLike(result)) Promise.resolve(result).catch((error: unknown) => this.report(binding, event, error));
       } catch (error) {
         this.report(binding, event, error);
       }

@@ -3,6 +3,7 @@ import type { IPublishPacket } from 'mqtt';
 import type { PayloadFormat } from '../interfaces/mqtt-message.interface.js';
 import type { HandlerInvoker, PreparedHandler } from './handler-invoker.js';
 import { describeError } from '../errors/describe-error.js';
+import { isPromiseLike } from './is-promise-like.js';
 import { MqttContext } from './mqtt-context.js';
 import type { MqttAckMode } from '../interfaces/mqtt-handler.interface.js';
 import { decodePayload, formatName, PayloadDecodeFailure } from '../protocol/payload-codec.js';
@@ -10,8 +11,8 @@ import type { IdentifiedSubscription, SubscriptionIndex } from '../connection/su
 import type { ParsedTopicFilter } from '../protocol/topic-filter.js';
 import { TopicRouter } from '../protocol/topic-router.js';
 
-/** A handler method ready to run: everything decided at bootstrap. */
-export interface BoundHandler {
+/** A handler ready to run: the prepared invoker plus what its client and decorator decided at bootstrap. */
+export interface BoundHandler extends PreparedHandler {
   /** `Class#method`, for logs. */
   readonly label: string;
   /**
@@ -21,11 +22,17 @@ export interface BoundHandler {
   readonly key?: object;
   /** Publishes its return value to an MQTT 5 request's response topic. */
   readonly reply?: boolean;
-  readonly invoke: HandlerInvoker;
-  readonly needsContext: boolean;
   readonly format: PayloadFormat;
   readonly ack: MqttAckMode;
-  readonly filterError?: PreparedHandler['filterError'];
+}
+
+/**
+ * A handler of the library's own (request() replies, observe()): JSON-or-text payloads, acknowledged
+ * at once, no context, no reply, no filters. Built with every field of a decorated handler, in the
+ * same order, so the dispatcher sees one object shape.
+ */
+export function internalHandler(label: string, invoke: HandlerInvoker): BoundHandler {
+  return { label, key: undefined, reply: false, invoke, needsContext: false, format: 'auto', ack: 'auto', filterError: undefined };
 }
 
 /** Publishes a handler's outcome to the response topic of an MQTT 5 request. */
@@ -399,10 +406,6 @@ function lowestId(subscriptions: readonly IdentifiedSubscription[]): number {
   let min = Number.POSITIVE_INFINITY;
   for (const { id } of subscriptions) if (id < min) min = id;
   return min;
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 function noop(): void {}
