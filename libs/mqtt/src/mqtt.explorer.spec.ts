@@ -71,8 +71,11 @@ async function explore(...instances: object[]) {
     warnings.push(String(message));
   });
   const explorer = new MqttExplorer(discovery, new MetadataScanner(), new MqttMetadataAccessor(new Reflector()), registry, invokers);
-  await explorer.onModuleInit();
-  await Promise.all(registry.all().map((connection) => connection.close()));
+  try {
+    await explorer.onModuleInit();
+  } finally {
+    await Promise.all(registry.all().map((connection) => connection.close()));
+  }
   return { started, prepared, warnings, registry };
 }
 
@@ -103,6 +106,37 @@ describe('MqttExplorer', () => {
         { connection, label: 'Handlers#guarded', request: { filter: 'guarded/+', qos: 0 } },
       ],
     ]);
+  });
+});
+
+describe('MqttExplorer, handler options from plain JavaScript', () => {
+  /** Explores one class whose method carries `decorate`, and returns the bootstrap error. */
+  async function refusal(decorate: MethodDecorator): Promise<unknown> {
+    class Plain {
+      handle(): void {}
+    }
+    decorate(Plain.prototype, 'handle', Object.getOwnPropertyDescriptor(Plain.prototype, 'handle') as PropertyDescriptor);
+    return explore(new Plain()).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+  }
+
+  it.each([
+    ['share: true', OnTopic('a/+', { share: true } as never), 'Plain#handle: share: the shared-subscription group must be a string, got boolean'],
+    ["share: 'a/b'", OnTopic('a/+', { share: 'a/b' }), "Plain#handle: share: the shared-subscription group 'a/b' must not contain '/'"],
+    ['client: 5', OnTopic('a/+', { client: 5 } as never), 'Plain#handle: client: expected a string, got number'],
+    ["noLocal: 'yes'", OnTopic('a/+', { noLocal: 'yes' } as never), 'Plain#handle: noLocal: expected true or false, got "yes"'],
+    ['retainAsPublished: 1', OnTopic('a/+', { retainAsPublished: 1 } as never), 'Plain#handle: retainAsPublished: expected true or false, got 1'],
+    ['qos: 3', OnTopic('a/+', { qos: 3 } as never), 'Plain#handle: qos: must be 0, 1 or 2, got 3'],
+    ["ack: 'later'", OnTopic('a/+', { ack: 'later' } as never), "Plain#handle: ack: must be 'auto' or 'after-handler', got \"later\""],
+    ['a typo', OnTopic('a/+', { qso: 1 } as never), "Plain#handle: qso: unknown option (did you mean 'qos'?)"],
+    ['@OnConnect({ payload })', OnConnect({ payload: 'json' } as never), 'Plain#handle: payload: unknown option (@OnConnect takes only client)'],
+    ["@OnMessage({ payload: 'xml' })", OnMessage({ payload: 'xml' as never }), "Plain#handle: payload: must be 'auto', 'json', 'text', 'buffer' or a codec"],
+  ])('refuses %s at bootstrap, naming the handler and the option', async (_what, decorate, message) => {
+    const error = await refusal(decorate);
+    expect(error).toBeInstanceOf(MqttHandlerError);
+    expect((error as Error).message).toContain(message);
   });
 });
 

@@ -1,7 +1,7 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { DEFAULT_MQTT_CLIENT_NAME, ENHANCER_METADATA_KEYS, ROUTE_ARGS_METADATA } from './mqtt.constants.js';
-import type { MqttEventMetadata } from './decorators/on-event.decorators.js';
+import type { MqttEventMetadata, MqttEventOptions, OnMessageOptions } from './decorators/on-event.decorators.js';
 import type { OnTopicMetadata, OnTopicOptions } from './decorators/on-topic.decorator.js';
 import { MqttParamType } from './interfaces/mqtt-handler.interface.js';
 import { MqttHandlerError } from './errors/mqtt-handler.error.js';
@@ -11,14 +11,35 @@ import { HandlerInvokerFactory, type PreparedHandler } from './dispatch/handler-
 import { MqttClientRegistry, type DecoratedSubscription } from './mqtt-client.registry.js';
 import type { MqttConnection } from './connection/mqtt-connection.js';
 import { MqttMetadataAccessor } from './mqtt-metadata.accessor.js';
-import { isPayloadFormat } from './protocol/payload-codec.js';
-import { qosProblem } from './protocol/qos.js';
+import { handlerError, type ErrorFactory } from './errors/error-factory.js';
+import {
+  assertAckMode,
+  assertInteger,
+  assertKnownKeys,
+  assertObject,
+  assertPayloadFormat,
+  assertQos,
+  assertShareGroup,
+  keysOf,
+  optionalBoolean,
+  optionalString,
+} from './options/assert.js';
 import { parseTopicFilter, toSharedFilter } from './protocol/topic-filter.js';
 
-const TOPIC_OPTION_KEYS = new Set<string>(['qos', 'share', 'client', 'payload', 'subscribe', 'ack', 'noLocal', 'retainAsPublished', 'retainHandling', 'reply']);
-const EVENT_OPTION_KEYS = new Set<string>(['client', 'payload', 'reply']);
-
-const PAYLOAD_FORMAT_RULE = "payload must be 'auto', 'json', 'text', 'buffer' or a codec ({ name, decode(buffer, topic) })";
+const TOPIC_OPTION_KEYS = keysOf<OnTopicOptions>({
+  qos: true,
+  share: true,
+  client: true,
+  payload: true,
+  subscribe: true,
+  ack: true,
+  noLocal: true,
+  retainAsPublished: true,
+  retainHandling: true,
+  reply: true,
+});
+const MESSAGE_OPTION_KEYS = keysOf<OnMessageOptions>({ client: true, payload: true, reply: true });
+const CLIENT_EVENT_OPTION_KEYS = keysOf<MqttEventOptions>({ client: true });
 
 type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
 
@@ -163,20 +184,16 @@ export class MqttExplorer implements OnModuleInit {
 
   /** `@OnMessage`: messages no route matched, through the prepared invoker like `@OnTopic`. */
   private bindFallbackHandler(label: string, prepared: PreparedHandler, { event, options }: MqttEventMetadata): void {
-    checkEventOptionKeys(label, event, options);
+    const fail = checkEventOptions(label, event, options);
+    if (options.payload !== undefined) assertPayloadFormat(options.payload, 'payload', fail);
+    optionalBoolean(options.reply, 'reply', fail);
     const connection = this.connectionFor(label, options.client);
-    if (options.payload !== undefined && !isPayloadFormat(options.payload)) {
-      throw new MqttHandlerError(label, PAYLOAD_FORMAT_RULE);
-    }
-    if (options.reply !== undefined && typeof options.reply !== 'boolean') {
-      throw new MqttHandlerError(label, 'reply must be true or false');
-    }
     connection.addFallback(this.bound(label, prepared, connection, options.payload, undefined, options.reply));
   }
 
   /** `@OnConnect`, `@OnError`, ...: the method is called directly with the event's arguments. */
   private bindEventHandler(label: string, instance: object, methodName: string, { event, options }: MqttEventMetadata): void {
-    checkEventOptionKeys(label, event, options);
+    checkEventOptions(label, event, options);
     const connection = this.connectionFor(label, options.client);
     const method = (instance as Record<string, (...args: unknown[]) => unknown>)[methodName];
     connection.onClientEvent(event, { label, call: (...args) => method.apply(instance, args) });
@@ -219,13 +236,20 @@ export class MqttExplorer implements OnModuleInit {
   }
 }
 
-/** `payload` and `reply` are `@OnMessage` options; `client` is every event's. */
-function checkEventOptionKeys(label: string, event: MqttEventMetadata['event'], options: object): void {
-  for (const key of Object.keys(options)) {
-    if (!EVENT_OPTION_KEYS.has(key) || ((key === 'payload' || key === 'reply') && event !== 'message')) {
-      throw new MqttHandlerError(label, `unknown option '${key}' for the '${event}' event`);
-    }
-  }
+/**
+ * What every event decorator takes (`client`, a string) and, for `@OnMessage`, which keys; returns
+ * the handler's error factory for the rest. `payload` and `reply` are `@OnMessage` options only.
+ */
+function checkEventOptions(label: string, event: MqttEventMetadata['event'], options: unknown): ErrorFactory {
+  const fail = handlerError(label);
+  const decorator = eventDecoratorName(event);
+  assertObject(options, `${decorator} options`, fail);
+  const message = event === 'message';
+  assertKnownKeys(options, message ? MESSAGE_OPTION_KEYS : CLIENT_EVENT_OPTION_KEYS, fail, {
+    note: message ? `${decorator} takes client, payload and reply` : `${decorator} takes only client`,
+  });
+  optionalString((options as MqttEventOptions).client, 'client', fail);
+  return fail;
 }
 
 /** `@OnConnect` for 'connect', and so on. */
@@ -262,28 +286,24 @@ function checkTopicParams(label: string, names: readonly string[], filters: read
   }
 }
 
-function checkTopicOptions(label: string, options: OnTopicOptions): void {
-  if (options === null || typeof options !== 'object') {
-    throw new MqttHandlerError(label, '@OnTopic options must be an object');
-  }
-  for (const key of Object.keys(options)) {
-    if (!TOPIC_OPTION_KEYS.has(key)) throw new MqttHandlerError(label, `unknown @OnTopic option '${key}'`);
-  }
-  const qos = options.qos === undefined ? undefined : qosProblem(options.qos);
-  if (qos) throw new MqttHandlerError(label, `qos ${qos}`);
-  if (options.payload !== undefined && !isPayloadFormat(options.payload)) {
-    throw new MqttHandlerError(label, PAYLOAD_FORMAT_RULE);
-  }
-  if (options.ack !== undefined && options.ack !== 'auto' && options.ack !== 'after-handler') {
-    throw new MqttHandlerError(label, `ack must be 'auto' or 'after-handler', got ${JSON.stringify(options.ack)}`);
-  }
-  if (options.retainHandling !== undefined && ![0, 1, 2].includes(options.retainHandling)) {
-    throw new MqttHandlerError(label, `retainHandling must be 0, 1 or 2, got ${JSON.stringify(options.retainHandling)}`);
-  }
-  if (options.subscribe !== undefined && typeof options.subscribe !== 'boolean') {
-    throw new MqttHandlerError(label, 'subscribe must be true or false');
-  }
-  if (options.reply !== undefined && typeof options.reply !== 'boolean') {
-    throw new MqttHandlerError(label, 'reply must be true or false');
-  }
+/**
+ * Every `@OnTopic` option, typed as declared: plain JavaScript can pass anything (`{ share: true }`
+ * would otherwise subscribe `$share/true/...`). Errors read `Class#method: <option>: <reason>`.
+ */
+function checkTopicOptions(label: string, options: unknown): asserts options is OnTopicOptions {
+  const fail = handlerError(label);
+  assertObject(options, '@OnTopic options', fail);
+  assertKnownKeys(options, TOPIC_OPTION_KEYS, fail);
+  const { qos, share, client, payload, ack, retainHandling, subscribe, reply, noLocal, retainAsPublished } = options as OnTopicOptions;
+  if (qos !== undefined) assertQos(qos, 'qos', fail);
+  // false opts out of the module's share group; anything else must be a group.
+  if (share !== undefined && share !== false) assertShareGroup(share, 'share', fail);
+  optionalString(client, 'client', fail);
+  if (payload !== undefined) assertPayloadFormat(payload, 'payload', fail);
+  if (ack !== undefined) assertAckMode(ack, 'ack', fail);
+  if (retainHandling !== undefined) assertInteger(retainHandling, 'retainHandling', fail, 0, 2);
+  optionalBoolean(subscribe, 'subscribe', fail);
+  optionalBoolean(reply, 'reply', fail);
+  optionalBoolean(noLocal, 'noLocal', fail);
+  optionalBoolean(retainAsPublished, 'retainAsPublished', fail);
 }

@@ -1,5 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import type { Observable } from 'rxjs';
+import { argumentError } from './errors/error-factory.js';
 import { MqttArgumentError } from './errors/mqtt-argument.error.js';
 import { MqttRequestError } from './errors/mqtt-request.error.js';
 import type {
@@ -16,19 +17,19 @@ import type { MqttConnection } from './connection/mqtt-connection.js';
 import { MQTT_DEFAULTS } from './options/mqtt-defaults.js';
 import { encodePayload } from './protocol/payload-codec.js';
 import { assertPublishProperties } from './protocol/publish-properties.js';
-import { qosProblem } from './protocol/qos.js';
+import { assertBoolean, assertKnownKeys, assertObject, assertQos, keysOf } from './options/assert.js';
 import { checkRequestTimeout } from './connection/request-client.js';
 import { assertTopicName, parseTopicFilter } from './protocol/topic-filter.js';
-
-const PUBLISH_OPTION_KEYS = new Set(['qos', 'retain', 'properties']);
-const SUBSCRIBE_OPTION_KEYS = new Set(['qos']);
-const REQUEST_OPTION_KEYS = new Set(['qos', 'timeout']);
 
 export interface MqttRequestOptions {
   /** Milliseconds to wait for the reply (default 10000). */
   timeout?: number;
   qos?: QoS;
 }
+
+const PUBLISH_OPTION_KEYS = keysOf<MqttPublishOptions>({ qos: true, retain: true, properties: true });
+const SUBSCRIBE_OPTION_KEYS = keysOf<MqttSubscribeOptions>({ qos: true });
+const REQUEST_OPTION_KEYS = keysOf<MqttRequestOptions>({ qos: true, timeout: true });
 
 /**
  * One MQTT client. The default client is injected by class; named ones with `@InjectMqtt(name)`.
@@ -137,9 +138,7 @@ export class MqttService {
 
   private checkPublishOptions(options: MqttPublishOptions | undefined): void {
     const checked = checkOptions(options, PUBLISH_OPTION_KEYS);
-    if (checked?.retain !== undefined && typeof checked.retain !== 'boolean') {
-      throw new MqttArgumentError('options.retain', 'expected true or false');
-    }
+    if (checked?.retain !== undefined) assertBoolean(checked.retain, 'options.retain', argumentError);
     if (checked?.properties !== undefined) {
       if (this.connection.options.protocolVersion !== 5) {
         throw new MqttArgumentError('options.properties', 'MQTT 5 properties need protocolVersion: 5; this client speaks MQTT 3.1.1');
@@ -151,20 +150,20 @@ export class MqttService {
   }
 }
 
+/** The options argument of a method: undefined, or an object with known keys only (`options.<key>` in errors). */
 function checkOptions<T extends object>(options: T | undefined, known: ReadonlySet<string>): T | undefined {
   if (options === undefined) return undefined;
-  if (options === null || typeof options !== 'object') {
-    throw new MqttArgumentError('options', 'expected an object');
-  }
+  assertObject(options, 'options', argumentError);
+  // The publish path: for...in allocates nothing; assertKnownKeys words the refusal (with a suggestion).
   for (const key in options) {
-    if (!known.has(key)) throw new MqttArgumentError(`options.${key}`, 'unknown option');
+    if (!known.has(key)) assertKnownKeys(options, known, argumentError, { prefix: 'options.' });
   }
   return options;
 }
 
+/** `options.qos`, 0 when absent. */
 function checkQos(qos: unknown): QoS {
   if (qos === undefined) return 0;
-  const problem = qosProblem(qos);
-  if (problem) throw new MqttArgumentError('options.qos', problem);
-  return qos as QoS;
+  assertQos(qos, 'options.qos', argumentError);
+  return qos;
 }
