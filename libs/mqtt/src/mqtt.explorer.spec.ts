@@ -110,12 +110,15 @@ describe('MqttExplorer', () => {
 });
 
 describe('MqttExplorer, handler options from plain JavaScript', () => {
+  /** What both MqttEvent decorators and `@OnTopic` are, applied to a `handle(): void` method. */
+  type Decorate = (target: object, key: string, descriptor: TypedPropertyDescriptor<() => void>) => unknown;
+
   /** Explores one class whose method carries `decorate`, and returns the bootstrap error. */
-  async function refusal(decorate: MethodDecorator): Promise<unknown> {
+  async function refusal(decorate: Decorate): Promise<unknown> {
     class Plain {
       handle(): void {}
     }
-    decorate(Plain.prototype, 'handle', Object.getOwnPropertyDescriptor(Plain.prototype, 'handle') as PropertyDescriptor);
+    decorate(Plain.prototype, 'handle', { value: Plain.prototype.handle });
     return explore(new Plain()).then(
       () => undefined,
       (error: unknown) => error,
