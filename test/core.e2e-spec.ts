@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Injectable, Module, type ConfigurableModuleOptionsFactory } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { IPublishPacket, Packet } from 'mqtt';
@@ -21,8 +21,8 @@ import {
   TopicParam,
   type MqttModuleOptions,
 } from 'nestjs-mqtt';
-import { MosquittoBroker } from './fixtures/mosquitto.js';
 import { mosquittoPub, mosquittoSub } from './fixtures/mosquitto-clients.js';
+import { brokerSuite } from './support/broker-suite.js';
 import { CaptureLogger } from './support/capture-logger.js';
 import { Inbox } from './support/inbox.js';
 
@@ -33,16 +33,12 @@ interface Received {
   room?: string;
 }
 
-let broker: MosquittoBroker;
+const suite = brokerSuite();
 let port: number;
 let app: TestingModule | undefined;
 
-beforeAll(async () => {
-  broker = await MosquittoBroker.start();
-  port = broker.ports.plain as number;
-});
-afterAll(async () => {
-  await broker.close();
+beforeAll(() => {
+  port = suite.broker.ports.plain as number;
 });
 afterEach(async () => {
   await app?.close();
@@ -92,7 +88,7 @@ async function boot(
   beforeInit?: (moduleRef: TestingModule) => void,
 ): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
-    imports: [MqttModule.forRoot({ url: broker.url(), ...options })],
+    imports: [MqttModule.forRoot({ url: suite.broker.url(), ...options })],
     providers: [Recorder, BarrierHandler, ...(metadata.providers ?? [])],
     controllers: metadata.controllers ?? [],
   }).compile();
@@ -119,7 +115,7 @@ describe('MqttModule registration', () => {
   @Injectable()
   class BrokerConfig {
     url(): string {
-      return broker.url();
+      return suite.broker.url();
     }
   }
   @Module({ providers: [BrokerConfig], exports: [BrokerConfig] })
@@ -306,7 +302,7 @@ describe('decorated handlers', () => {
   it('a handler that throws or rejects is logged with Class#method and topic; later messages still arrive', async () => {
     const logger = new CaptureLogger();
     const moduleRef = await Test.createTestingModule({
-      imports: [MqttModule.forRoot({ url: broker.url() })],
+      imports: [MqttModule.forRoot({ url: suite.broker.url() })],
       providers: [Recorder, BarrierHandler, FailingHandlers],
     })
       .setLogger(logger)
@@ -354,7 +350,7 @@ describe('decorated handlers', () => {
       @OnTopic('a/#/b')
       handle(): void {}
     }
-    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url() })], providers: [BadFilter] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url() })], providers: [BadFilter] }).compile();
     app = moduleRef;
     const init = moduleRef.init();
     await expect(init).rejects.toThrow(MqttTopicError);
@@ -367,7 +363,7 @@ describe('decorated handlers', () => {
       @OnTopic('home/+room/temperature')
       handle(@TopicParam('rooms') _room: string): void {}
     }
-    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url() })], providers: [Rooms] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url() })], providers: [Rooms] }).compile();
     app = moduleRef;
     const init = moduleRef.init();
     await expect(init).rejects.toThrow(MqttHandlerError);
@@ -383,7 +379,7 @@ describe('decorated handlers', () => {
       @OnTopic(bad)
       handle(): void {}
     }
-    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url() })], providers: [BadFilter] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url() })], providers: [BadFilter] }).compile();
     app = moduleRef;
     await expect(moduleRef.init()).rejects.toThrow(new RegExp(`BadFilter#handle.*${reason.replace(/[+]/g, '\\+')}`));
   });
@@ -394,7 +390,7 @@ describe('decorated handlers', () => {
       @OnTopic('x', { client: 'plant' })
       handle(): void {}
     }
-    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url() })], providers: [WrongClient] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url() })], providers: [WrongClient] }).compile();
     app = moduleRef;
     const init = moduleRef.init();
     await expect(init).rejects.toThrow(MqttHandlerError);

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { Injectable, type LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { IConnackPacket, MqttClient, Packet } from 'mqtt';
@@ -28,18 +28,13 @@ import {
 import { startEmbeddedBroker } from 'nestjs-mqtt/testing';
 import { MosquittoBroker } from './fixtures/mosquitto.js';
 import { mosquittoPub, mosquittoSub } from './fixtures/mosquitto-clients.js';
+import { brokerSuite } from './support/broker-suite.js';
 import { CaptureLogger } from './support/capture-logger.js';
 import { Inbox } from './support/inbox.js';
 
-let broker: MosquittoBroker;
+const suite = brokerSuite({ listeners: ['plain', 'auth', 'tls', 'mtls', 'ws', 'wss'] });
 let app: TestingModule | undefined;
 
-beforeAll(async () => {
-  broker = await MosquittoBroker.start({ listeners: ['plain', 'auth', 'tls', 'mtls', 'ws', 'wss'] });
-});
-afterAll(async () => {
-  await broker.close();
-});
 afterEach(closeApp);
 
 async function closeApp(): Promise<void> {
@@ -72,13 +67,13 @@ async function bootFails(options: MqttModuleOptions, logger?: LoggerService): Pr
 
 describe('authentication', () => {
   it('connects with a valid username and password', async () => {
-    const { username, password } = broker.users.app;
-    const moduleRef = await boot({ url: broker.url('auth'), username, password });
+    const { username, password } = suite.broker.users.app;
+    const moduleRef = await boot({ url: suite.broker.url('auth'), username, password });
     expect(moduleRef.get(MqttService).connected).toBe(true);
   });
 
   it('refuses a wrong password at once with a clear error, not a silent retry loop', async () => {
-    const error = await bootFails({ url: broker.url('auth'), username: 'svc-app', password: 'wrong', connectTimeout: 5_000 });
+    const error = await bootFails({ url: suite.broker.url('auth'), username: 'svc-app', password: 'wrong', connectTimeout: 5_000 });
     expect(error).toBeInstanceOf(MqttConnectionError);
     expect(error.message).toMatch(/MQTT connection to mqtt:\/\/127\.0\.0\.1:\d+ failed: Connection refused: Not authorized \(5\)/);
     expect(error.message).not.toContain('wrong');
@@ -87,8 +82,8 @@ describe('authentication', () => {
 
 describe('TLS', () => {
   it('connects with the right CA, verifying the certificate (TLS 1.2 minimum)', async () => {
-    const { username, password } = broker.users.app;
-    const moduleRef = await boot({ url: broker.url('tls'), username, password, tls: { ca: broker.tls.ca } });
+    const { username, password } = suite.broker.users.app;
+    const moduleRef = await boot({ url: suite.broker.url('tls'), username, password, tls: { ca: suite.broker.tls.ca } });
     const mqtt = moduleRef.get(MqttService);
     expect(mqtt.connected).toBe(true);
     expect(mqtt.client.options.rejectUnauthorized).toBe(true);
@@ -96,25 +91,25 @@ describe('TLS', () => {
   });
 
   it('refuses a broker signed by another CA', async () => {
-    const { username, password } = broker.users.app;
-    const error = await bootFails({ url: broker.url('tls'), username, password, tls: { ca: broker.tls.wrongCa } });
+    const { username, password } = suite.broker.users.app;
+    const error = await bootFails({ url: suite.broker.url('tls'), username, password, tls: { ca: suite.broker.tls.wrongCa } });
     expect(error).toBeInstanceOf(MqttConnectionError);
     expect(error.message).toMatch(/SELF_SIGNED_CERT_IN_CHAIN|self-signed certificate/);
   });
 
   it('refuses a certificate for another host name', async () => {
-    const { username, password } = broker.users.app;
-    const error = await bootFails({ url: broker.url('tls'), username, password, tls: { ca: broker.tls.ca, servername: 'other.test' } });
+    const { username, password } = suite.broker.users.app;
+    const error = await bootFails({ url: suite.broker.url('tls'), username, password, tls: { ca: suite.broker.tls.ca, servername: 'other.test' } });
     expect(error).toBeInstanceOf(MqttConnectionError);
     expect(error.message).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID/);
   });
 
   it('with insecure: true (MQTT_TLS_INSECURE) still verifies the chain, skips only the host name, and warns at every connect', async () => {
     const logger = new CaptureLogger();
-    const { username, password } = broker.users.app;
-    const untrusted = await bootFails({ url: broker.url('tls'), username, password, insecure: true, connectTimeout: 3_000 });
+    const { username, password } = suite.broker.users.app;
+    const untrusted = await bootFails({ url: suite.broker.url('tls'), username, password, insecure: true, connectTimeout: 3_000 });
     expect(untrusted).toBeInstanceOf(MqttConnectionError);
-    const moduleRef = await boot({ url: broker.url('tls'), username, password, insecure: true, tls: { ca: broker.tls.ca, servername: 'other.test' }, reconnectPeriod: 100 }, [], logger);
+    const moduleRef = await boot({ url: suite.broker.url('tls'), username, password, insecure: true, tls: { ca: suite.broker.tls.ca, servername: 'other.test' }, reconnectPeriod: 100 }, [], logger);
     const mqtt = moduleRef.get(MqttService);
     expect(mqtt.connected).toBe(true);
     const warning = { level: 'warn', text: expect.stringContaining('TLS host-name check is OFF') };
@@ -125,35 +120,35 @@ describe('TLS', () => {
 
   it('with tls.rejectUnauthorized: false connects without a CA and warns that verification is off', async () => {
     const logger = new CaptureLogger();
-    const { username, password } = broker.users.app;
-    const moduleRef = await boot({ url: broker.url('tls'), username, password, tls: { rejectUnauthorized: false } }, [], logger);
+    const { username, password } = suite.broker.users.app;
+    const moduleRef = await boot({ url: suite.broker.url('tls'), username, password, tls: { rejectUnauthorized: false } }, [], logger);
     expect(moduleRef.get(MqttService).connected).toBe(true);
     expect(logger.lines).toContainEqual({ level: 'warn', text: expect.stringContaining('TLS certificate verification is OFF') });
   });
 
   it('mutual TLS: connects with a client certificate and is refused without one', async () => {
-    const moduleRef = await boot({ url: broker.url('mtls'), tls: { ca: broker.tls.ca, cert: broker.tls.clientCert, key: broker.tls.clientKey } });
+    const moduleRef = await boot({ url: suite.broker.url('mtls'), tls: { ca: suite.broker.tls.ca, cert: suite.broker.tls.clientCert, key: suite.broker.tls.clientKey } });
     expect(moduleRef.get(MqttService).connected).toBe(true);
     await closeApp();
-    const error = await bootFails({ url: broker.url('mtls'), tls: { ca: broker.tls.ca }, connectTimeout: 3_000 });
+    const error = await bootFails({ url: suite.broker.url('mtls'), tls: { ca: suite.broker.tls.ca }, connectTimeout: 3_000 });
     expect(error).toBeInstanceOf(MqttConnectionError);
   });
 });
 
 describe('transports', () => {
   it('connects over ws://', async () => {
-    const moduleRef = await boot({ url: broker.url('ws') });
+    const moduleRef = await boot({ url: suite.broker.url('ws') });
     const mqtt = moduleRef.get(MqttService);
     await mqtt.subscribe('ws/echo');
-    const sub = await mosquittoSub(broker.ports.plain as number, 'ws/#');
+    const sub = await mosquittoSub(suite.broker.ports.plain as number, 'ws/#');
     await mqtt.publish('ws/echo', 'over websockets', { qos: 1 });
     expect((await sub.waitForCount(1))[0].payload.toString()).toBe('over websockets');
     await sub.stop();
   });
 
   it('connects over wss:// with the CA', async () => {
-    const { username, password } = broker.users.app;
-    const moduleRef = await boot({ url: broker.url('wss'), username, password, tls: { ca: broker.tls.ca } });
+    const { username, password } = suite.broker.users.app;
+    const moduleRef = await boot({ url: suite.broker.url('wss'), username, password, tls: { ca: suite.broker.tls.ca } });
     expect(moduleRef.get(MqttService).connected).toBe(true);
   });
 });
@@ -162,9 +157,9 @@ describe('will', () => {
   const will = { topic: 'wills/device-1', payload: { online: false }, qos: 1 as const, retain: false };
 
   it('is published when the connection drops abruptly', async () => {
-    const sub = await mosquittoSub(broker.ports.plain as number, 'wills/#', { qos: 1 });
+    const sub = await mosquittoSub(suite.broker.ports.plain as number, 'wills/#', { qos: 1 });
     try {
-      const moduleRef = await boot({ url: broker.url(), will, keepalive: 5 });
+      const moduleRef = await boot({ url: suite.broker.url(), will, keepalive: 5 });
       // Destroy the socket without DISCONNECT, as a crash or a pulled cable would.
       (moduleRef.get(MqttService).client as MqttClient & { stream: { destroy(): void } }).stream.destroy();
       const [message] = await sub.waitForCount(1);
@@ -175,13 +170,13 @@ describe('will', () => {
   });
 
   it('is not published when app.close() disconnects gracefully', async () => {
-    const sub = await mosquittoSub(broker.ports.plain as number, 'wills/#', { qos: 1 });
+    const sub = await mosquittoSub(suite.broker.ports.plain as number, 'wills/#', { qos: 1 });
     try {
-      const moduleRef = await boot({ url: broker.url(), will });
+      const moduleRef = await boot({ url: suite.broker.url(), will });
       expect(moduleRef.get(MqttService).connected).toBe(true);
       await closeApp();
       // A marker sent after the close: if the will had been published it would arrive first.
-      await mosquittoPub(broker.ports.plain as number, 'wills/marker', 'm', { qos: 1 });
+      await mosquittoPub(suite.broker.ports.plain as number, 'wills/marker', 'm', { qos: 1 });
       const [first] = await sub.waitForCount(1);
       expect(first.topic).toBe('wills/marker');
     } finally {
@@ -240,7 +235,7 @@ describe('named clients from a Flask-style environment', () => {
     try {
       const env = {
         MQTT_BROKER_URL: '127.0.0.1',
-        MQTT_BROKER_PORT: String(broker.ports.plain),
+        MQTT_BROKER_PORT: String(suite.broker.ports.plain),
         MQTT_CLIENT_ID: 'office-1',
         MQTT_KEEPALIVE: '30',
         PLANT_BROKER_URL: '127.0.0.1',
@@ -263,7 +258,7 @@ describe('named clients from a Flask-style environment', () => {
       expect([...handlers.plant.topics.keys()]).toEqual(['plant/+/status']);
       expect([...handlers.main.topics.keys()]).toEqual(['office/status']);
       await mosquittoPub(second.ports.auth as number, 'plant/l1/status', 'running', { username: second.users.app.username, password: second.users.app.password });
-      await mosquittoPub(broker.ports.plain as number, 'office/status', 'open');
+      await mosquittoPub(suite.broker.ports.plain as number, 'office/status', 'open');
       expect((await handlers.received.waitFor(2)).sort()).toEqual(['default:office/status:open', 'plant:plant/l1/status:running']);
     } finally {
       await closeApp();
@@ -306,7 +301,7 @@ describe('event decorators', () => {
   }
 
   it('each fires with its documented arguments', async () => {
-    const moduleRef = await boot({ url: broker.url(), reconnectPeriod: 100 }, [EventLog]);
+    const moduleRef = await boot({ url: suite.broker.url(), reconnectPeriod: 100 }, [EventLog]);
     const mqtt = moduleRef.get(MqttService);
     const log = moduleRef.get(EventLog).events;
     const names = () => log.items.map(([name]) => name);
@@ -422,20 +417,20 @@ describe('subscriptions across reconnects', () => {
 describe('logging', () => {
   it('logs packets at debug level with every secret redacted', async () => {
     const logger = new CaptureLogger();
-    const secret = broker.users.app.password;
-    const moduleRef = await boot({ url: `mqtt://svc-app:${secret}@127.0.0.1:${broker.ports.auth}`, logging: true }, [], logger);
+    const secret = suite.broker.users.app.password;
+    const moduleRef = await boot({ url: `mqtt://svc-app:${secret}@127.0.0.1:${suite.broker.ports.auth}`, logging: true }, [], logger);
     await moduleRef.get(MqttService).publish('log/test', 'payload', { qos: 1 });
     await closeApp();
-    await bootFails({ url: broker.url('auth'), username: 'svc-app', password: 'other-secret-pw', logging: true }, logger);
+    await bootFails({ url: suite.broker.url('auth'), username: 'svc-app', password: 'other-secret-pw', logging: true }, logger);
     await closeApp();
-    await bootFails({ url: broker.url('tls'), username: 'svc-app', password: secret, logging: true, tls: { ca: broker.tls.wrongCa } }, logger);
+    await bootFails({ url: suite.broker.url('tls'), username: 'svc-app', password: secret, logging: true, tls: { ca: suite.broker.tls.wrongCa } }, logger);
     await closeApp();
     // MQTT 5 enhanced authentication: Mosquitto without an auth plugin refuses the method, after the CONNECT
     // (with its authentication data) went through the packet log.
     const authData = 'auth-data-secret-1234';
     const refused = await bootFails(
       {
-        url: broker.url(),
+        url: suite.broker.url(),
         protocolVersion: 5,
         logging: true,
         clientOptions: { properties: { authenticationMethod: 'SCRAM-SHA-256', authenticationData: Buffer.from(authData) } },

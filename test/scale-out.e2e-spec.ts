@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { MqttModule, MqttService, OnTopic } from 'nestjs-mqtt';
-import { MosquittoBroker } from './fixtures/mosquitto.js';
+import { brokerSuite } from './support/broker-suite.js';
 import { Inbox } from './support/inbox.js';
 
-let broker: MosquittoBroker;
-beforeAll(async () => {
-  broker = await MosquittoBroker.start();
-});
-afterAll(async () => {
-  await broker.close();
-});
+const suite = brokerSuite();
 
 /** Both instances record into one inbox, as a shared database would. */
 const handled = new Inbox<{ instance: string; n: number }>();
@@ -27,7 +21,7 @@ class Worker {
 
 async function instance(): Promise<TestingModule> {
   // The same code and configuration on every instance: unique client ids come by default.
-  const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url(), share: 'order-workers' })], providers: [Worker] }).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url(), share: 'order-workers' })], providers: [Worker] }).compile();
   await moduleRef.init();
   return moduleRef;
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { Injectable, type LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import mqtt from 'mqtt';
@@ -7,22 +7,19 @@ import { filter } from 'rxjs/operators';
 import { MqttConnectionError, MqttModule, MqttPublishError, MqttService, OnError, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
 import { MosquittoBroker } from '../fixtures/mosquitto.js';
 import { mosquittoPub } from '../fixtures/mosquitto-clients.js';
+import { brokerSuite } from '../support/broker-suite.js';
 import { writeFigures } from '../support/figures.js';
 import { Inbox } from '../support/inbox.js';
 
-let broker: MosquittoBroker;
+const suite = brokerSuite();
 const rows: string[] = [];
 
-beforeAll(async () => {
-  broker = await MosquittoBroker.start();
-});
-afterAll(async () => {
-  await broker.close();
+afterAll(() => {
   writeFigures('2-client-faults', ['## Handler and client faults', '', '| scenario | result |', '| --- | --- |', ...rows].join('\n'));
 });
 
 async function app(options: Partial<MqttModuleOptions>, providers: Array<new (...args: never[]) => unknown>, logger?: LoggerService): Promise<TestingModule> {
-  const builder = Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url(), ...options })], providers });
+  const builder = Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url(), ...options })], providers });
   if (logger) builder.setLogger(logger);
   const moduleRef = await builder.compile();
   await moduleRef.init();
@@ -77,7 +74,7 @@ describe("ack: 'after-handler'", () => {
   ] as const)('with ack %s, a crash mid-handler means redelivery: %s', async (ack, redelivered) => {
     const clientId = `acker-${ack}-${Date.now()}`;
     const first = await app({ clientId, clean: false, ack, shutdownTimeout: 100 }, [StuckHandler]);
-    await mosquittoPub(broker.ports.plain as number, 'acks/x', '{"n":1}', { qos: 1 });
+    await mosquittoPub(suite.broker.ports.plain as number, 'acks/x', '{"n":1}', { qos: 1 });
     await first.get(StuckHandler).started.waitFor(1);
     // A crash: the connection ends without DISCONNECT while the handler still runs.
     first.get(MqttService).client.end(true);
@@ -85,7 +82,7 @@ describe("ack: 'after-handler'", () => {
 
     const second = await app({ clientId, clean: false }, [Receiver]);
     try {
-      await mosquittoPub(broker.ports.plain as number, 'acks/x', '{"n":2}', { qos: 1 });
+      await mosquittoPub(suite.broker.ports.plain as number, 'acks/x', '{"n":2}', { qos: 1 });
       const received = second.get(Receiver).got;
       const expected = redelivered ? [{ n: 1, dup: true }, { n: 2, dup: false }] : [{ n: 2, dup: false }];
       expect(await received.waitFor(expected.length)).toEqual(expected);
@@ -117,7 +114,7 @@ describe('a handler that throws on every message', () => {
   it('10,000 failures: process alive, memory flat, the good handler still served', async () => {
     const logger = new CountingLogger();
     const moduleRef = await app({}, [Handlers], logger);
-    const publisher = await mqtt.connectAsync(broker.url());
+    const publisher = await mqtt.connectAsync(suite.broker.url());
     const gc = (globalThis as { gc?: () => void }).gc;
     const heap = () => {
       gc?.();
@@ -166,7 +163,7 @@ describe('graceful shutdown', () => {
 
   it('app.close() waits for an in-flight async handler before it disconnects', async () => {
     const moduleRef = await app({}, [Slow]);
-    await mosquittoPub(broker.ports.plain as number, 'slow/job', 'x');
+    await mosquittoPub(suite.broker.ports.plain as number, 'slow/job', 'x');
     await moduleRef.get(Slow).started.waitFor(1);
     const mqttService = moduleRef.get(MqttService);
     const closing = moduleRef.close().then(() => order.push('app closed'));

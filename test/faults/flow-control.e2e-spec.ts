@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import mqtt, { type IConnackPacket, type Packet } from 'mqtt';
 import { MqttModule, MqttService, OnConnect, OnTopic, type MqttModuleOptions } from 'nestjs-mqtt';
-import { MosquittoBroker } from '../fixtures/mosquitto.js';
+import { brokerSuite } from '../support/broker-suite.js';
 import { writeFigures } from '../support/figures.js';
 import { Inbox } from '../support/inbox.js';
 
@@ -15,14 +15,9 @@ const BURST = 300;
  */
 const MARKER = -1;
 const rows: string[] = [];
-let broker: MosquittoBroker;
+const suite = brokerSuite();
 
-beforeAll(async () => {
-  broker = await MosquittoBroker.start();
-});
-
-afterAll(async () => {
-  await broker?.close();
+afterAll(() => {
   writeFigures(
     '4-flow-control',
     [
@@ -115,8 +110,8 @@ describe.each([
   [5, 1_000],
 ] as const)('a burst of QoS 1/2 publishes (MQTT %s, maxInflight %s)', (protocolVersion, maxInflight) => {
   it('stays within the broker limit: every message resolves and arrives, in order per QoS', async () => {
-    const subscriber = await app({ url: broker.url(), protocolVersion }, [Sink]);
-    const publisher = await app({ url: broker.url(), protocolVersion, ...(maxInflight ? { maxInflight } : {}) }, [ConnackProbe]);
+    const subscriber = await app({ url: suite.broker.url(), protocolVersion }, [Sink]);
+    const publisher = await app({ url: suite.broker.url(), protocolVersion, ...(maxInflight ? { maxInflight } : {}) }, [ConnackProbe]);
     try {
       const mqttService = publisher.get(MqttService);
       const figures = await burst(mqttService.client, subscriber.get(Sink), (topic, n, qos) => mqttService.publish(topic, { n }, { qos }));
@@ -133,8 +128,8 @@ describe.each([
 
 describe('the same burst through bare mqtt.js (the comparison)', () => {
   it.each([4, 5] as const)('MQTT %s: publishes past the broker limit (figures recorded, only the unacknowledged count asserted)', async (protocolVersion) => {
-    const subscriber = await app({ url: broker.url(), protocolVersion }, [Sink]);
-    const client = mqtt.connect(broker.url(), { protocolVersion });
+    const subscriber = await app({ url: suite.broker.url(), protocolVersion }, [Sink]);
+    const client = mqtt.connect(suite.broker.url(), { protocolVersion });
     try {
       const connack = await new Promise<IConnackPacket>((resolve) => client.once('connect', resolve));
       const figures = await burst(client, subscriber.get(Sink), (topic, n, qos) => client.publishAsync(topic, JSON.stringify({ n }), { qos }));
