@@ -50,11 +50,6 @@ export const connectMqttClient: MqttClientFactory = (options) => mqtt.connect(op
 /** mqtt.js copies publish options, so one empty object serves every publish without options. */
 const NO_PUBLISH_OPTIONS: MqttPublishOptions = Object.freeze({});
 
-/** What a failed publish hands `done` beside its error. */
-const NO_RESULT: MqttPublishResult = Object.freeze({});
-
-/** How a publish ended: a typed error, or the result `MqttService.publish()` resolves with. */
-type PublishOutcome = (error: MqttPublishError | undefined, result: MqttPublishResult) => void;
 
 /** Handed to mqtt.js instead of an acknowledgement while draining: the message stays the broker's. */
 const WITHHELD = new Error('not acknowledged: the client is shutting down, the broker keeps the message');
@@ -107,7 +102,14 @@ export class MqttConnection {
     // Replies take the one publish path: bounded by offlineQueueLimit while offline, and reported to
     // @OnPublish like every other publish the client completes (README: "a publish completed").
     const replier = createReplier(
-      (topic, body, publishOptions, done) => this.send(topic, body, publishOptions, done),
+      (topic, body, publishOptions, done) =>
+        this.send(
+          topic,
+          body,
+          publishOptions,
+          () => done(undefined),
+          (error) => done(error),
+        ),
       options.maxPayloadBytes,
       options.replyBacklogBytes,
       (message) => this.note(MQTT_LOG_WARNING, message),
@@ -175,9 +177,8 @@ export class MqttConnection {
    * Resolves when written (QoS 0) or acknowledged (QoS 1/2), and tells `@OnPublish` handlers.
    */
   publish(topic: string, body: Buffer | string, options: MqttPublishOptions = NO_PUBLISH_OPTIONS): Promise<MqttPublishResult> {
-    return new Promise<MqttPublishResult>((resolve, reject) => {
-      this.send(topic, body, options, (error, result) => (error ? reject(error) : resolve(result)));
-    });
+    // The promise's own resolve and reject go down: no closure per publish on this path.
+    return new Promise<MqttPublishResult>((resolve, reject) => this.send(topic, body, options, resolve, reject));
   }
 
   /** Subscribes now when connected, else on the next connection; resolves when granted. */
@@ -254,30 +255,39 @@ export class MqttConnection {
     }
   }
 
-  /** The one way a publish reaches the publisher; `done` is called once, synchronously when refused. */
-  private send(topic: string, body: Buffer | string, options: MqttPublishOptions, done: PublishOutcome): void {
+  /**
+   * The one way a publish reaches the publisher (MqttService.publish, request(), replies): `resolve`
+   * or `reject` when the publisher calls back, `reject` synchronously when the publish is refused.
+   */
+  private send(
+    topic: string,
+    body: Buffer | string,
+    options: MqttPublishOptions,
+    resolve: (result: MqttPublishResult) => void,
+    reject: (error: MqttPublishError) => void,
+  ): void {
     if (this.status.isStopped) {
-      done(new MqttPublishError(topic, 'the client is closed'), NO_RESULT);
+      reject(new MqttPublishError(topic, 'the client is closed'));
       return;
     }
     const offline = !this.client.connected;
     if (offline) {
       const refused = this.offlineQueue.admit(topic, options.qos ?? 0);
       if (refused) {
-        done(refused, NO_RESULT);
+        reject(refused);
         return;
       }
     }
     this.publisher.publish(topic, body, options, (error, packet) => {
       if (offline) this.offlineQueue.release();
       if (error) {
-        done(new MqttPublishError(topic, error.message, reasonCodeOf(error), { cause: error }), NO_RESULT);
+        reject(new MqttPublishError(topic, error.message, reasonCodeOf(error), { cause: error }));
         return;
       }
       const messageId = packet !== undefined && 'messageId' in packet ? packet.messageId : undefined;
       const result: MqttPublishResult = options.qos && messageId !== undefined ? { messageId } : {};
       if (this.events.has('publish')) this.events.emit('publish', { topic, ...result });
-      done(undefined, result);
+      resolve(result);
     });
   }
 
