@@ -260,8 +260,8 @@ it('ships the build, a declaration beside every module, README, LICENSE and CHAN
   // The library needs nothing at install time but its peers; the two for the subpaths are optional.
   expect(packed.dependencies ?? {}).toEqual({});
   expect(packed.devDependencies).toBeUndefined();
-  expect(packed.peerDependenciesMeta).toEqual({ aedes: { optional: true }, '@nestjs/terminus': { optional: true } });
-  expect(Object.keys(packed.peerDependencies ?? {}).sort()).toEqual(['@nestjs/common', '@nestjs/core', '@nestjs/terminus', 'aedes', 'mqtt', 'reflect-metadata', 'rxjs']);
+  expect(packed.peerDependenciesMeta).toEqual({ aedes: { optional: true }, '@nestjs/terminus': { optional: true }, '@opentelemetry/api': { optional: true } });
+  expect(Object.keys(packed.peerDependencies ?? {}).sort()).toEqual(['@nestjs/common', '@nestjs/core', '@nestjs/terminus', '@opentelemetry/api', 'aedes', 'mqtt', 'reflect-metadata', 'rxjs']);
 
   const license = execFileSyncText('tar', ['-xzOf', tarball, 'package/LICENSE']);
   expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 nestjs-mqtt contributors\n/);

@@ -17,7 +17,7 @@ export async function importOptionalPeer<T>(load: () => Promise<T>, peer: string
   try {
     return await load();
   } catch (error) {
-    if (isMissing(error, peer)) {
+    if (isMissingPackage(error, peer)) {
       throw new MqttError(`${subpath} needs the optional peer "${peer}": npm install ${peer}`, { cause: error });
     }
     throw error;
@@ -29,7 +29,7 @@ export async function importOptionalPeer<T>(load: () => Promise<T>, peer: string
  * `Cannot find package 'aedes' imported from ...`; Jest's resolver `Cannot find module 'aedes' from ...`.
  * Not `instanceof Error`: errors from Node's core come from another realm under some test runners.
  */
-function isMissing(error: unknown, peer: string): boolean {
+export function isMissingPackage(error: unknown, peer: string): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const { code, message } = error as { code?: unknown; message?: unknown };
   return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && message.includes(`'${peer}'`);

@@ -1,5 +1,6 @@
 import type * as Otel from '@opentelemetry/api';
 import type { MessageTelemetry, TelemetryGauges } from './message-telemetry.js';
+import { isMissingPackage } from '../optional-peer.js';
 import { OtelTelemetry, registeredProviders, type TelemetryClient } from './otel-telemetry.js';
 
 /**
@@ -11,7 +12,7 @@ export async function loadOtelApi(): Promise<typeof Otel | undefined> {
   try {
     return await import('@opentelemetry/api');
   } catch (error) {
-    if (isMissingModule(error, '@opentelemetry/api')) return undefined;
+    if (isMissingPackage(error, '@opentelemetry/api')) return undefined;
     throw error;
   }
 }
@@ -20,9 +21,4 @@ export async function loadOtelApi(): Promise<typeof Otel | undefined> {
 export function createTelemetry(api: typeof Otel | undefined, client: TelemetryClient, gauges: TelemetryGauges): MessageTelemetry | undefined {
   const providers = api && registeredProviders(api);
   return providers && new OtelTelemetry(api, client, providers, gauges);
-}
-
-function isMissingModule(error: unknown, name: string): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((error as Error).message).includes(name);
 }
