@@ -18,6 +18,15 @@ export type {
   MqttTlsVerification,
 } from './options/mqtt-module-options.interface.js';
 export type { MqttWillProperties } from './protocol/publish-properties.js';
+export type {
+  MqttClientDescription,
+  MqttDropCounts,
+  MqttHandlerDescription,
+  MqttHandlerStats,
+  MqttMessageCounts,
+  MqttStats,
+  MqttSubscriptionDescription,
+} from './observability/mqtt-stats.interface.js';
 export { TopicRouter } from './protocol/topic-router.js';
 export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './protocol/topic-filter.js';
 export { mqttOptionsFromEnv } from './options/env-options.js';

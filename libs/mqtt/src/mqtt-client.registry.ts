@@ -7,6 +7,7 @@ import type { SubscriptionRequest } from './connection/subscription-registry.js'
 import { MqttService } from './mqtt.service.js';
 import type { MqttModuleOptions } from './options/mqtt-module-options.interface.js';
 import { resolveMqttOptions } from './options/resolve-mqtt-options.js';
+import { createTelemetry, loadOtelApi } from './observability/load-telemetry.js';
 
 /** A subscription a decorator asks for: its client, the request, and the handler (`Class#method`) for errors. */
 export interface DecoratedSubscription {
@@ -54,14 +55,26 @@ interface Client {
 export class MqttClientRegistry implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly clients = new Map<string, Client>();
 
-  create(name: string, options: MqttModuleOptions): MqttService {
+  /**
+   * Creates a client while the Nest app is created: that is when `@opentelemetry/api` is loaded (unless
+   * `telemetry: false`) and the providers the app registered by then are taken.
+   */
+  async create(name: string, options: MqttModuleOptions): Promise<MqttService> {
+    this.assertUnregistered(name);
+    const resolved = resolveMqttOptions(options);
+    const otel = resolved.telemetry ? await loadOtelApi() : undefined;
+    // Again after the await: two forRoot() of one name may both have passed the first check.
+    this.assertUnregistered(name);
+    const logger = new Logger(name === DEFAULT_MQTT_CLIENT_NAME ? 'MqttModule' : `MqttModule:${name}`);
+    const connection = new MqttConnection(name, resolved, logger, undefined, otel && ((client, gauges) => createTelemetry(otel, client, gauges)));
+    this.clients.set(name, { connection, logger });
+    return new MqttService(connection);
+  }
+
+  private assertUnregistered(name: string): void {
     if (this.clients.has(name)) {
       throw new MqttConfigError('name', `a client named '${name}' is registered twice; give each MqttModule.forRoot() its own name`);
     }
-    const logger = new Logger(name === DEFAULT_MQTT_CLIENT_NAME ? 'MqttModule' : `MqttModule:${name}`);
-    const connection = new MqttConnection(name, resolveMqttOptions(options), logger);
-    this.clients.set(name, { connection, logger });
-    return new MqttService(connection);
   }
 
   get(name: string): MqttConnection | undefined {

@@ -51,7 +51,7 @@ class Handlers {
  */
 async function explore(...instances: object[]) {
   const registry = new MqttClientRegistry();
-  registry.create('default', { url: 'mqtt://127.0.0.1:1', connect: 'background' });
+  await registry.create('default', { url: 'mqtt://127.0.0.1:1', connect: 'background', telemetry: false });
   const started: DecoratedSubscription[][] = [];
   jest.spyOn(registry, 'startAll').mockImplementation((subscriptions) => {
     started.push([...subscriptions]);

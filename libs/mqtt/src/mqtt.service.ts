@@ -14,6 +14,7 @@ import type {
   TopicQos,
 } from './interfaces/mqtt-message.interface.js';
 import type { MqttConnection } from './connection/mqtt-connection.js';
+import type { MqttClientDescription, MqttStats } from './observability/mqtt-stats.interface.js';
 import { MQTT_DEFAULTS } from './options/mqtt-defaults.js';
 import { encodePayload } from './protocol/payload-codec.js';
 import { assertPublishProperties } from './protocol/publish-properties.js';
@@ -59,6 +60,20 @@ export class MqttService {
 
   get connected(): boolean {
     return this.connection.connected;
+  }
+
+  /**
+   * What the client has done since it was created: messages received, handled, failed and dropped (by
+   * reason), published and acknowledged, reconnects, queues, and per handler method its counts, last
+   * error and duration quantiles. The same counts as the OpenTelemetry metrics, without OpenTelemetry.
+   */
+  stats(): MqttStats {
+    return this.connection.stats();
+  }
+
+  /** The client as tools see it: broker URL (no credentials), client id, status, bound handlers and held subscriptions. */
+  describe(): MqttClientDescription {
+    return this.connection.describe();
   }
 
   /** Every filter the client holds (decorated and runtime), filter -> { topic, qos }, as Flask-MQTT's `topics`. */

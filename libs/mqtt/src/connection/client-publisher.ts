@@ -63,6 +63,11 @@ export class ClientPublisher {
     this.pump();
   }
 
+  /** The flow-control window: QoS 1/2 publishes sent and not acknowledged, and how many may be. */
+  get window(): { used: number; limit: number } {
+    return { used: this.inflight.size, limit: this.limit };
+  }
+
   /** QoS 1/2 publishes not acknowledged yet: waiting their turn or in flight. */
   get pending(): number {
     return this.waiting.length + this.inflight.size;

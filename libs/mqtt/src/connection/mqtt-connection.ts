@@ -30,6 +30,10 @@ import { encodePayload } from '../protocol/payload-codec.js';
 import type { ParsedTopicFilter } from '../protocol/topic-filter.js';
 import { RequestClient } from './request-client.js';
 import { SubscriptionRegistry, type SubscriptionRequest } from './subscription-registry.js';
+import { ClientCounters } from '../observability/client-stats.js';
+import type { MessageTelemetry, TelemetryGauges } from '../observability/message-telemetry.js';
+import type { MqttClientDescription, MqttStats } from '../observability/mqtt-stats.interface.js';
+import type { TelemetryClient } from '../observability/otel-telemetry.js';
 
 /** Error codes after which retrying cannot help: TLS verification failures. */
 const FATAL_TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO|SELF_SIGNED|UNABLE_TO_)/;
@@ -46,6 +50,9 @@ const TRANSIENT_CONNACK_CODES: ReadonlySet<number> = new Set([3, 0x88, 0x89, 0x9
 export type MqttClientFactory = (options: IClientOptions) => MqttClient;
 
 export const connectMqttClient: MqttClientFactory = (options) => mqtt.connect(options);
+
+/** Makes a connection's OpenTelemetry side, or undefined when the app has none (see load-telemetry.ts). */
+export type TelemetryFactory = (client: TelemetryClient, gauges: TelemetryGauges) => MessageTelemetry | undefined;
 
 /** mqtt.js copies publish options, so one empty object serves every publish without options. */
 const NO_PUBLISH_OPTIONS: MqttPublishOptions = Object.freeze({});
@@ -88,17 +95,31 @@ export class MqttConnection {
   private deadline = 0;
   /** after-handler acks: the dispatch promise of a packet, awaited by handleMessage before the ack. */
   private readonly pendingAcks = new WeakMap<IPublishPacket, Promise<void>>();
+  /** What `MqttService.stats()` reports; the message path writes it in place. */
+  private readonly counters = new ClientCounters();
+  private readonly telemetry: MessageTelemetry | undefined;
 
   constructor(
     readonly name: string,
     readonly options: ResolvedMqttOptions,
     private readonly logger: LoggerService,
     createClient: MqttClientFactory = connectMqttClient,
+    createTelemetry?: TelemetryFactory,
   ) {
     // A no-op replaces mqtt.js's `debug` output, which prints the CONNECT packet password; start()
     // installs the redacting logger when asked. mqtt.js logs several times per packet: keep this free.
     this.client = createClient({ ...toClientOptions(options), log: noop });
     this.publisher = new ClientPublisher(this.client, options.maxInflight, () => this.status.isStopped);
+    this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
+    this.telemetry = createTelemetry?.(
+      { name, clientId: options.clientId, host: options.host, port: options.port, mqtt5: options.protocolVersion === 5 },
+      {
+        status: () => this.status.value,
+        inFlightHandlers: () => this.dispatcher.inFlight,
+        offlineQueue: () => this.offlineQueue.size,
+        inflightWindow: () => this.publisher.window,
+      },
+    );
     // Replies take the one publish path: bounded by offlineQueueLimit while offline, and reported to
     // @OnPublish like every other publish the client completes (README: "a publish completed").
     const replier = createReplier(
@@ -127,8 +148,9 @@ export class MqttConnection {
       replier,
       options.protocolVersion === 5 ? this.subscriptions : undefined,
       options.replyErrorDetails,
+      this.counters,
+      this.telemetry,
     );
-    this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
     this.requests = new RequestClient(
       this.subscriptions,
       this.dispatcher,
@@ -154,6 +176,38 @@ export class MqttConnection {
   /** Granted subscriptions, filter -> { topic, qos }. */
   get topics(): ReadonlyMap<string, TopicQos> {
     return this.subscriptions.topics;
+  }
+
+  /** The counts since the connection was created (MqttService.stats()). */
+  stats(): MqttStats {
+    return {
+      client: this.name,
+      status: this.status.value,
+      reconnects: this.counters.reconnects,
+      messages: this.counters.messages(),
+      inFlightHandlers: this.dispatcher.inFlight,
+      offlineQueue: this.offlineQueue.size,
+      inflightWindow: this.publisher.window,
+      handlers: this.counters.handlers(),
+    };
+  }
+
+  /** Where the client connects, its state, handlers and subscriptions (MqttService.describe()). */
+  describe(): MqttClientDescription {
+    const held = this.subscriptions.describe();
+    const byFilter = new Map(held.map((subscription) => [subscription.filter, subscription]));
+    return {
+      client: this.name,
+      url: this.options.displayUrl,
+      clientId: this.options.clientId,
+      protocolVersion: this.options.protocolVersion,
+      status: this.status.value,
+      handlers: this.dispatcher.describeRoutes().map(({ brokerFilter, ...route }) => ({
+        ...route,
+        qos: brokerFilter === undefined ? undefined : byFilter.get(brokerFilter)?.qos,
+      })),
+      subscriptions: held,
+    };
   }
 
   /** Routes messages matching `filter` to `handler`; `brokerFilter` is its own subscription (a `$share/...` one). */
@@ -266,7 +320,55 @@ export class MqttConnection {
     resolve: (result: MqttPublishResult) => void,
     reject: (error: MqttPublishError) => void,
   ): void {
+    if (this.telemetry) {
+      this.sendTraced(this.telemetry, topic, body, options, resolve, reject);
+      return;
+    }
+    this.sendNow(topic, body, options, resolve, reject);
+  }
+
+  /** With OpenTelemetry: a send span around the publish, its trace context in the MQTT 5 properties. */
+  private sendTraced(
+    telemetry: MessageTelemetry,
+    topic: string,
+    body: Buffer | string,
+    options: MqttPublishOptions,
+    resolve: (result: MqttPublishResult) => void,
+    reject: (error: MqttPublishError) => void,
+  ): void {
+    const span = telemetry.send({
+      topic,
+      qos: options.qos ?? 0,
+      retain: options.retain === true,
+      bodyBytes: typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+      properties: options.properties,
+      correlationData: options.properties?.correlationData,
+    });
+    const traced = span.properties === options.properties ? options : { ...options, properties: span.properties };
+    this.sendNow(
+      topic,
+      body,
+      traced,
+      (result) => {
+        span.end(undefined, result.messageId);
+        resolve(result);
+      },
+      (error) => {
+        span.end(error);
+        reject(error);
+      },
+    );
+  }
+
+  private sendNow(
+    topic: string,
+    body: Buffer | string,
+    options: MqttPublishOptions,
+    resolve: (result: MqttPublishResult) => void,
+    reject: (error: MqttPublishError) => void,
+  ): void {
     if (this.status.isStopped) {
+      this.counters.publishFailed++;
       reject(new MqttPublishError(topic, 'the client is closed'));
       return;
     }
@@ -274,6 +376,7 @@ export class MqttConnection {
     if (offline) {
       const refused = this.offlineQueue.admit(topic, options.qos ?? 0);
       if (refused) {
+        this.counters.publishFailed++;
         reject(refused);
         return;
       }
@@ -281,11 +384,14 @@ export class MqttConnection {
     this.publisher.publish(topic, body, options, (error, packet) => {
       if (offline) this.offlineQueue.release();
       if (error) {
+        this.counters.publishFailed++;
         reject(new MqttPublishError(topic, error.message, reasonCodeOf(error), { cause: error }));
         return;
       }
       const messageId = packet !== undefined && 'messageId' in packet ? packet.messageId : undefined;
       const result: MqttPublishResult = options.qos && messageId !== undefined ? { messageId } : {};
+      this.counters.published++;
+      if (options.qos) this.counters.acknowledged++;
       if (this.events.has('publish')) this.events.emit('publish', { topic, ...result });
       resolve(result);
     });
@@ -324,11 +430,21 @@ export class MqttConnection {
     client.on('message', (topic: string, payload: Buffer, packet: IPublishPacket) => {
       // MQTT 5 topic aliases: mqtt.js resolves the topic but leaves the packet's empty; handlers read both.
       if (packet.topic !== topic) packet.topic = topic;
-      if (this.duplicates?.isDuplicate(topic, packet)) return;
+      this.counters.received++;
+      this.telemetry?.received();
+      if (this.duplicates?.isDuplicate(topic, packet)) {
+        this.counters.duplicates++;
+        this.telemetry?.dropped('duplicate', undefined);
+        return;
+      }
       const pending = this.dispatcher.dispatch(topic, payload, packet);
       if (pending && packet.qos > 0) this.pendingAcks.set(packet, pending);
     });
     client.on('connect', (connack: IConnackPacket) => {
+      if (this.hasConnected) {
+        this.counters.reconnects++;
+        this.telemetry?.reconnected();
+      }
       this.hasConnected = true;
       this.up = true;
       this.takeover?.connected();

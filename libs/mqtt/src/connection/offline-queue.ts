@@ -28,6 +28,11 @@ export class OfflineQueueGuard {
     return undefined;
   }
 
+  /** Publishes admitted while offline and not yet settled. */
+  get size(): number {
+    return this.waiting;
+  }
+
   release(): void {
     this.waiting--;
   }

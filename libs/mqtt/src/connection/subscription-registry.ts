@@ -95,6 +95,16 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     return this.granted;
   }
 
+  /** Every held subscription: as asked for, what the broker granted on this session, and its identifier. */
+  describe(): Array<{ filter: string; qos: QoS; granted: QoS | undefined; identifier: number | undefined }> {
+    return [...this.wanted.values()].map((wanted) => ({
+      filter: wanted.filter,
+      qos: wanted.qos,
+      granted: wanted.granted ? this.granted.get(wanted.filter)?.qos : undefined,
+      identifier: wanted.id,
+    }));
+  }
+
   /** Whether the filter is held: wanted by someone, granted or not yet. */
   holds(filter: string): boolean {
     return this.wanted.has(filter);

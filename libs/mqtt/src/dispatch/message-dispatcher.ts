@@ -10,6 +10,8 @@ import { decodePayload, formatName, PayloadDecodeFailure } from '../protocol/pay
 import type { IdentifiedSubscription, SubscriptionIndex } from '../connection/subscription-registry.js';
 import type { ParsedTopicFilter } from '../protocol/topic-filter.js';
 import { TopicRouter } from '../protocol/topic-router.js';
+import type { ClientCounters, HandlerCounters } from '../observability/client-stats.js';
+import type { MessageTelemetry, ProcessSpan, RunOutcome, TelemetryHandler } from '../observability/message-telemetry.js';
 
 /** A handler ready to run: the prepared invoker plus what its client and decorator decided at bootstrap. */
 export interface BoundHandler extends PreparedHandler {
@@ -54,7 +56,25 @@ interface Route {
   /** The subscriptions feeding the route, as of `SubscriptionIndex.version` `feedsVersion` (-1: not yet). */
   feeds: readonly IdentifiedSubscription[] | undefined;
   feedsVersion: number;
+  /** The method's counts; undefined for the library's own handlers (request() replies, observe()). */
+  readonly counters: HandlerCounters | undefined;
+  /** How telemetry labels the route: bounded values only. */
+  readonly tag: TelemetryHandler;
 }
+
+/** A route as tools see it (see MqttHandlerDescription); `brokerFilter` finds its subscription. */
+export interface RouteDescription {
+  readonly handler: string;
+  readonly filter: string | undefined;
+  readonly brokerFilter: string | undefined;
+  readonly share: string | undefined;
+  readonly payload: string;
+  readonly ack: MqttAckMode;
+  readonly reply: boolean;
+}
+
+/** How a failed run ended: for the counts and the span. */
+type Settle = (outcome: RunOutcome, error?: unknown) => void;
 
 /**
  * Routes each received message to every matching `@OnTopic` handler once, or to the
@@ -80,6 +100,10 @@ export class MessageDispatcher {
     private readonly subscriptions: SubscriptionIndex | undefined,
     /** Replies carry the handler's error text (else a generic one). */
     private readonly replyErrorDetails = false,
+    /** What `MqttService.stats()` reads; written in place. */
+    private readonly stats?: ClientCounters,
+    /** OpenTelemetry, when the app registered providers; undefined costs one check per run. */
+    private readonly telemetry?: MessageTelemetry,
   ) {}
 
   /**
@@ -88,14 +112,8 @@ export class MessageDispatcher {
    * to one member of the group), never a copy through a plain subscription of the same filter.
    */
   addTopicHandler(filter: ParsedTopicFilter, handler: BoundHandler, sharedFilter?: string): void {
-    const route: Route = {
-      handler,
-      key: handler.key ?? handler,
-      filter,
-      sharedFilter: sharedFilter?.startsWith('$share/') ? sharedFilter : undefined,
-      feeds: undefined,
-      feedsVersion: -1,
-    };
+    const shared = sharedFilter?.startsWith('$share/') ? sharedFilter : undefined;
+    const route = this.route(handler, filter, shared);
     this.router.add(filter.source, route);
     let byFilter = this.routes.get(handler);
     if (!byFilter) this.routes.set(handler, (byFilter = new Map()));
@@ -112,9 +130,39 @@ export class MessageDispatcher {
     if (byFilter.size === 0) this.routes.delete(handler);
   }
 
+  private route(handler: BoundHandler, filter: ParsedTopicFilter | undefined, sharedFilter: string | undefined): Route {
+    const key = handler.key ?? handler;
+    return {
+      handler,
+      key,
+      filter,
+      sharedFilter,
+      feeds: undefined,
+      feedsVersion: -1,
+      counters: handler.key === undefined ? undefined : this.stats?.handler(key, handler.label, filter?.source),
+      tag: { label: handler.label, filter: filter?.source, share: filter?.shareGroup ?? sharedFilter?.split('/', 2)[1] },
+    };
+  }
+
   addFallbackHandler(handler: BoundHandler): void {
-    this.fallback.push({ handler, key: handler.key ?? handler, filter: undefined, sharedFilter: undefined, feeds: undefined, feedsVersion: -1 });
+    this.fallback.push(this.route(handler, undefined, undefined));
     if (handler.ack === 'after-handler') this.ackAfterHandler = true;
+  }
+
+  /** The decorated handlers' routes, in binding order, for `MqttService.describe()`. */
+  describeRoutes(): RouteDescription[] {
+    const routes = [...[...this.routes.values()].flatMap((byFilter) => [...byFilter.values()]), ...this.fallback];
+    return routes
+      .filter((route) => route.counters !== undefined)
+      .map(({ handler, filter, sharedFilter, tag }) => ({
+        handler: handler.label,
+        filter: filter?.source,
+        brokerFilter: sharedFilter ?? filter?.brokerFilter,
+        share: tag.share,
+        payload: formatName(handler.format),
+        ack: handler.ack,
+        reply: handler.reply === true,
+      }));
   }
 
   /** Whether some handler wants its QoS 1/2 messages acknowledged only after it finished. */
@@ -145,11 +193,18 @@ export class MessageDispatcher {
       return this.dispatchCopy(matched, carried, topic, payload, packet);
     }
     const routes = matched.length > 0 ? matched : this.fallback;
+    if (routes.length === 0) return this.unrouted();
     if (routes.length === 1) {
       const route = routes[0];
-      return this.run(route.handler, route.filter, topic, payload, packet, undefined);
+      return this.run(route, topic, payload, packet, undefined);
     }
-    return routes.length === 0 ? undefined : this.runAll(routes, topic, payload, packet);
+    return this.runAll(routes, topic, payload, packet);
+  }
+
+  private unrouted(): undefined {
+    if (this.stats) this.stats.unrouted++;
+    this.telemetry?.dropped('unrouted', undefined);
+    return undefined;
   }
 
   private dispatchCopy(
@@ -165,7 +220,7 @@ export class MessageDispatcher {
       const route = matched[0];
       const feeds = this.feeds(route, index);
       if (feeds?.length === 1 && feeds[0].id === carried) {
-        return this.run(route.handler, route.filter, topic, payload, packet, undefined);
+        return this.run(route, topic, payload, packet, undefined);
       }
     }
     const matching = index.idsMatching(topic);
@@ -174,7 +229,7 @@ export class MessageDispatcher {
     const known = ids.filter((id) => matching.includes(id));
     if (known.length === 0) {
       const routes = matched.length > 0 ? matched : this.fallback;
-      return routes.length === 0 ? undefined : this.runAll(routes, topic, payload, packet);
+      return routes.length === 0 ? this.unrouted() : this.runAll(routes, topic, payload, packet);
     }
     const anyFeed = lowest(matching);
     if (matched.length === 0) {
@@ -193,7 +248,7 @@ export class MessageDispatcher {
     for (const { id, route } of chosen.values()) if (known.includes(id)) routes.push(route);
     if (routes.length === 0) return undefined;
     return routes.length === 1
-      ? this.run(routes[0].handler, routes[0].filter, topic, payload, packet, undefined)
+      ? this.run(routes[0], topic, payload, packet, undefined)
       : this.runAll(routes, topic, payload, packet);
   }
 
@@ -247,23 +302,23 @@ export class MessageDispatcher {
     const seen = new Set<object>();
     const decoded = new Map<PayloadFormat, unknown>();
     let pending: Promise<void>[] | undefined;
-    for (const { handler, key, filter } of routes) {
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const result = this.run(handler, filter, topic, payload, packet, decoded);
+    for (const route of routes) {
+      if (seen.has(route.key)) continue;
+      seen.add(route.key);
+      const result = this.run(route, topic, payload, packet, decoded);
       if (result) (pending ??= []).push(result);
     }
     return pending && Promise.all(pending).then(noop);
   }
 
   private run(
-    handler: BoundHandler,
-    filter: ParsedTopicFilter | undefined,
+    route: Route,
     topic: string,
     payload: Buffer,
     packet: IPublishPacket,
     decoded: Map<PayloadFormat, unknown> | undefined,
   ): Promise<void> | undefined {
+    const { handler, counters } = route;
     let value: unknown;
     try {
       if (decoded?.has(handler.format)) {
@@ -275,28 +330,65 @@ export class MessageDispatcher {
     } catch (error) {
       const reason = `${error instanceof PayloadDecodeFailure ? error.message : describeError(error)} (format '${formatName(handler.format)}')`;
       this.logger.warn(`Payload on '${topic}' not delivered to ${handler.label}: ${reason}`);
+      if (counters) {
+        counters.refused++;
+        if (this.stats) this.stats.decodeFailures++;
+        this.telemetry?.dropped('decode', route.tag);
+      }
       this.answer(handler, packet, { error: this.replyErrorDetails ? `payload could not be decoded: ${reason}` : 'payload could not be decoded' });
       return undefined;
     }
 
-    const context = handler.needsContext ? new MqttContext(topic, packet, this.clientName, filter) : undefined;
+    const context = handler.needsContext ? new MqttContext(topic, packet, this.clientName, route.filter) : undefined;
+    const span = counters && this.telemetry?.process(route.tag, topic, packet);
+    const started = counters ? performance.now() : 0;
     let result: unknown;
     try {
-      result = handler.invoke(value, topic, packet, context);
+      result = span ? span.run(() => handler.invoke(value, topic, packet, context)) : handler.invoke(value, topic, packet, context);
     } catch (error) {
-      return this.track(handler, this.failed(handler, error, value, topic, packet, context));
+      return this.track(handler, this.failed(route, error, value, topic, packet, context, this.settler(route, started, span), span));
     }
     if (!isPromiseLike(result)) {
-      this.answer(handler, packet, { value: result });
+      this.answer(handler, packet, { value: result }, span);
+      if (counters) this.succeeded(counters, started, span);
       return undefined;
     }
     return this.track(
       handler,
       Promise.resolve(result).then(
-        (resolved) => this.answer(handler, packet, { value: resolved }),
-        (error: unknown) => this.failed(handler, error, value, topic, packet, context),
+        (resolved) => {
+          this.answer(handler, packet, { value: resolved }, span);
+          if (counters) this.succeeded(counters, started, span);
+        },
+        (error: unknown) => this.failed(route, error, value, topic, packet, context, this.settler(route, started, span), span),
       ),
     );
+  }
+
+  private succeeded(counters: HandlerCounters, started: number, span: ProcessSpan | undefined): void {
+    counters.handled++;
+    counters.durations.record(performance.now() - started);
+    if (this.stats) this.stats.handled++;
+    span?.end('ok');
+  }
+
+  /** Records how a run that threw ended (the failure path only: it may allocate). */
+  private settler(route: Route, started: number, span: ProcessSpan | undefined): Settle {
+    const { counters } = route;
+    if (!counters) return noop;
+    return (outcome, error) => {
+      counters.durations.record(performance.now() - started);
+      if (outcome === 'ok') {
+        counters.handled++;
+        if (this.stats) this.stats.handled++;
+      } else if (outcome === 'failed') {
+        counters.fail(describeError(error));
+        if (this.stats) this.stats.failed++;
+      } else {
+        counters.refused++;
+      }
+      span?.end(outcome, error);
+    };
   }
 
   /** Counts a running handler until `work` settles; whatever happens, the count goes down and nothing rejects. */
@@ -324,50 +416,71 @@ export class MessageDispatcher {
 
   /** A guard's refusal drops the message; other errors go to exception filters, else to the log. */
   private failed(
-    handler: BoundHandler,
+    route: Route,
     error: unknown,
     value: unknown,
     topic: string,
     packet: IPublishPacket,
     context: MqttContext | undefined,
+    settle: Settle,
+    span: ProcessSpan | undefined,
   ): Promise<void> | undefined {
+    const { handler } = route;
     if (isGuardRefusal(error)) {
       this.logger.debug?.(`Message on '${topic}' dropped: a guard of ${handler.label} refused it`);
-      this.answer(handler, packet, { error: GUARD_REFUSAL });
+      this.answer(handler, packet, { error: GUARD_REFUSAL }, span);
+      this.refused('guard', route, settle);
       return undefined;
     }
     if (handler.filterError) {
       return handler.filterError(error, value, topic, packet, context).then(
-        (handled) => this.answer(handler, packet, { value: handled }),
-        (unhandled: unknown) => this.reportFailure(handler, topic, packet, unhandled),
+        (handled) => {
+          this.answer(handler, packet, { value: handled }, span);
+          // An exception filter that handled the error ends the run as a handled one.
+          settle('ok');
+        },
+        (unhandled: unknown) => this.reportFailure(route, topic, packet, unhandled, settle, span),
       );
     }
-    this.reportFailure(handler, topic, packet, error);
+    this.reportFailure(route, topic, packet, error, settle, span);
     return undefined;
   }
 
-  private reportFailure(handler: BoundHandler, topic: string, packet: IPublishPacket, error: unknown): void {
+  private refused(reason: 'guard' | 'pipe', route: Route, settle: Settle): void {
+    if (route.counters) {
+      if (this.stats) this.stats[reason === 'guard' ? 'guardRefusals' : 'pipeRefusals']++;
+      this.telemetry?.dropped(reason, route.tag);
+    }
+    settle('refused');
+  }
+
+  private reportFailure(route: Route, topic: string, packet: IPublishPacket, error: unknown, settle: Settle, span: ProcessSpan | undefined): void {
+    const { handler } = route;
     if (isPipeRefusal(error)) {
-      this.refusedByPipe(handler, topic, packet, error);
+      this.refusedByPipe(route, topic, packet, error, settle, span);
       return;
     }
     const message = describeError(error);
     this.logger.error(`${handler.label} failed on '${topic}': ${message}`, error instanceof Error ? error.stack : undefined);
-    this.answer(handler, packet, { error: this.replyErrorDetails ? message : GENERIC_REPLY_ERROR });
+    this.answer(handler, packet, { error: this.replyErrorDetails ? message : GENERIC_REPLY_ERROR }, span);
+    settle('failed', error);
   }
 
   /** Bad input from a publisher, not a bug in the app: a warning with the reason, no stack trace. */
-  private refusedByPipe(handler: BoundHandler, topic: string, packet: IPublishPacket, error: unknown): void {
+  private refusedByPipe(route: Route, topic: string, packet: IPublishPacket, error: unknown, settle: Settle, span: ProcessSpan | undefined): void {
     const message = describeError(error);
-    this.logger.warn(`Message on '${topic}' not delivered to ${handler.label}: a pipe refused it: ${message}`);
-    this.answer(handler, packet, { error: this.replyErrorDetails ? message : 'the message was refused' });
+    this.logger.warn(`Message on '${topic}' not delivered to ${route.handler.label}: a pipe refused it: ${message}`);
+    this.answer(route.handler, packet, { error: this.replyErrorDetails ? message : 'the message was refused' }, span);
+    this.refused('pipe', route, settle);
   }
 
   /** Replies only to MQTT 5 requests (a response topic), only for handlers that opted in, and only with something to say. */
-  private answer(handler: BoundHandler, packet: IPublishPacket, outcome: { value: unknown } | { error: string }): void {
+  private answer(handler: BoundHandler, packet: IPublishPacket, outcome: { value: unknown } | { error: string }, span?: ProcessSpan): void {
     if (!handler.reply || !packet.properties?.responseTopic) return;
     if ('value' in outcome && outcome.value === undefined) return;
-    this.reply(packet, outcome);
+    // Inside the run's span, so the reply's send span is its child.
+    if (span) span.run(() => this.reply(packet, outcome));
+    else this.reply(packet, outcome);
   }
 }
 
