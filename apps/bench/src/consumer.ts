@@ -47,8 +47,37 @@ class Identity implements PipeTransform {
   }
 }
 
+/**
+ * A recording OpenTelemetry SDK whose exporters drop what they get: the cost of creating, recording and
+ * ending spans and of recording metrics, without the cost of shipping them anywhere.
+ */
+async function registerOtelSdk(): Promise<void> {
+  const [{ context, metrics, propagation, trace }, { AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { MeterProvider, MetricReader }, sdkTrace] =
+    await Promise.all([
+      import('@opentelemetry/api'),
+      import('@opentelemetry/context-async-hooks'),
+      import('@opentelemetry/core'),
+      import('@opentelemetry/sdk-metrics'),
+      import('@opentelemetry/sdk-trace-base'),
+    ]);
+  class Reader extends MetricReader {
+    protected onForceFlush(): Promise<void> {
+      return Promise.resolve();
+    }
+    protected onShutdown(): Promise<void> {
+      return Promise.resolve();
+    }
+  }
+  const discard = { export: (_spans: unknown, done: (result: { code: 0 }) => void) => done({ code: 0 }), shutdown: () => Promise.resolve() };
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(new sdkTrace.BasicTracerProvider({ spanProcessors: [new sdkTrace.BatchSpanProcessor(discard)] }));
+  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [new Reader()] }));
+}
+
 /** nestjs-mqtt: one decorated handler per filter, generated on a class. */
 async function runNest(workload: Workload): Promise<void> {
+  if (workload.otelSdk) await registerOtelSdk();
   class Handlers {}
   const prototype = Handlers.prototype as unknown as Record<string, unknown>;
   workload.filters.forEach((filter, index) => {

@@ -29,6 +29,7 @@ export interface BenchReport {
 const fmt = (value: number, digits = 2) => value.toFixed(digits);
 const perMessage = (rounds: RoundResult[], messages: number) => median(rounds.map((r) => r.cpuUs / messages));
 const rate = (rounds: RoundResult[], messages: number) => median(rounds.map((r) => messages / (r.wallMs / 1000)));
+const ratiosOf = (w: WorkloadFigures) => w.nest.map((r, i) => r.cpuUs / (w.raw[i]?.cpuUs ?? r.cpuUs));
 const rss = (rounds: RoundResult[]) => median(rounds.map((r) => r.rssBytes / 1024 / 1024));
 const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
 
@@ -52,7 +53,7 @@ export function renderReport(report: BenchReport): string {
     const rawCpu = perMessage(w.raw, w.messages);
     const nestCpu = perMessage(w.nest, w.messages);
     // Paired: each nestjs-mqtt round against the bare round next to it, so machine drift cancels.
-    const ratio = median(w.nest.map((r, i) => r.cpuUs / (w.raw[i]?.cpuUs ?? r.cpuUs)));
+    const ratio = median(ratiosOf(w));
     lines.push(`| ${w.name} | bare mqtt.js | ${fmt(rate(w.raw, w.messages), 0)} | ${fmt(rawCpu)} | ${fmt(rss(w.raw), 0)} | 1.00x | | |`);
     lines.push(
       `| ${w.name} | nestjs-mqtt | ${fmt(rate(w.nest, w.messages), 0)} | ${fmt(nestCpu)} | ${fmt(rss(w.nest), 0)} | ${fmt(ratio)}x | ${Number.isFinite(w.target) ? `<= ${fmt(w.target)}x | ${verdict(ratio <= w.target)}` : '(measured) |'} |`,
@@ -67,8 +68,20 @@ export function renderReport(report: BenchReport): string {
       `A guard and a pipe on the handler (Nest's pipeline through \`ExternalContextCreator\`) cost ${fmt(cost)} µs per message over the plain handler in this run; a handler without enhancers is called directly and does not pay it.`,
     );
   }
+  const recording = report.workloads.find((w) => w.name.includes('SDK recording'));
+  const otelOff = report.workloads.find((w) => w.name.includes('OpenTelemetry off'));
+  if (plain && recording) {
+    const cost = perMessage(recording.nest, recording.messages) - perMessage(plain.nest, plain.messages);
+    lines.push(
+      '',
+      `A recording OpenTelemetry SDK (a \`process\` span, the duration histogram and the consumed counter per message; exporters that discard) costs ${fmt(cost)} µs per message over the plain handler in this run.` +
+        (otelOff
+          ? ` Without a registered provider (the plain handler, API installed) the library does no telemetry work: its ratio is ${fmt(median(ratiosOf(plain)))}x, against ${fmt(median(ratiosOf(otelOff)))}x with OpenTelemetry off.`
+          : ''),
+    );
+  }
   const spread = report.workloads.map((w) => {
-    const ratios = w.nest.map((r, i) => r.cpuUs / (w.raw[i]?.cpuUs ?? r.cpuUs));
+    const ratios = ratiosOf(w);
     return `${w.name}: ${ratios.map((r) => fmt(r)).join(', ')}`;
   });
   lines.push('', `Per-round CPU ratios (nestjs-mqtt / bare, same round): ${spread.join('; ')}.`);

@@ -16,6 +16,8 @@ export interface Workload {
   /** Give each handler a guard and a pipe (`@UseGuards`, `@Payload(pipe)`): the Nest pipeline's cost. */
   readonly enhancers?: boolean;
   readonly moduleOptions?: Partial<MqttModuleOptions>;
+  /** Register a recording OpenTelemetry SDK (traces and metrics) before the app is created. */
+  readonly otelSdk?: boolean;
   /** Design target for consumer CPU per message vs bare mqtt.js. */
   readonly target: number;
 }
@@ -64,6 +66,28 @@ export const WORKLOADS: readonly Workload[] = [
     qos: 0,
     moduleOptions: { protocolVersion: 5 },
     target: 1.1,
+  },
+  {
+    // `telemetry: false` never loads @opentelemetry/api: the same message path as an app without it installed.
+    name: 'one wildcard handler, OpenTelemetry off (as if not installed)',
+    filters: ['bench/#'],
+    topic: (i) => `bench/${i % HANDLERS}/data`,
+    rawKey: (topic) => topic.slice(0, topic.indexOf('/')),
+    rawKeys: ['bench'],
+    qos: 0,
+    moduleOptions: { telemetry: false },
+    target: 1.05,
+  },
+  {
+    // The first workload has the API installed and no provider registered; this one records every span and metric.
+    name: 'one wildcard handler, OpenTelemetry SDK recording spans and metrics',
+    filters: ['bench/#'],
+    topic: (i) => `bench/${i % HANDLERS}/data`,
+    rawKey: (topic) => topic.slice(0, topic.indexOf('/')),
+    rawKeys: ['bench'],
+    qos: 0,
+    otelSdk: true,
+    target: Number.POSITIVE_INFINITY,
   },
   {
     name: 'one wildcard handler with a guard and a pipe',

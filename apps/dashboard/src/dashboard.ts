@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { EmbeddedBrokerListenError, startEmbeddedBroker, type EmbeddedBroker } from 'nestjs-mqtt/testing';
 import { AppModule } from './app.module.js';
 import { DashboardConfig } from './dashboard.config.js';
+import { startObservability, type RunningObservability } from './observability.js';
 
 export interface RunningDashboard {
   /** The broker the app is connected to: `MQTT_URL`, or the embedded broker's URL. */
@@ -10,6 +11,8 @@ export interface RunningDashboard {
   /** The embedded broker, when `MQTT_URL` was not set. */
   readonly embedded: EmbeddedBroker | undefined;
   readonly app: INestApplicationContext;
+  /** `http://host:port/metrics` (Prometheus text format), when `METRICS_PORT` is not `off`. */
+  readonly metricsUrl: string | undefined;
   /** Closes the app, then the embedded broker. Idempotent. */
   close(): Promise<void>;
 }
@@ -28,24 +31,32 @@ export async function startDashboard(config: DashboardConfig, logger = new Logge
     brokerUrl = embedded.url;
     logger.log(`MQTT_URL not set: started an embedded broker (aedes) at ${brokerUrl}`);
   }
+  let observability: RunningObservability | undefined;
   let app: INestApplicationContext;
   try {
+    // Before the app is created: nestjs-mqtt takes the global tracer and meter then.
+    observability = await startObservability(config.observability);
+    if (observability.metricsUrl) logger.log(`Prometheus metrics at ${observability.metricsUrl}`);
     // abortOnError: false, so a failed bootstrap rejects here (and the embedded broker is closed) instead of aborting.
     app = await NestFactory.createApplicationContext(AppModule.register(config, brokerUrl), { abortOnError: false });
   } catch (error) {
+    await observability?.close();
     await embedded?.close();
     throw error;
   }
+  const started = observability;
   let closing: Promise<void> | undefined;
   return {
     brokerUrl,
     embedded,
     app,
+    metricsUrl: started.metricsUrl,
     close: () =>
       (closing ??= (async () => {
         try {
           await app.close();
         } finally {
+          await started.close();
           await embedded?.close();
         }
       })()),
