@@ -132,7 +132,10 @@ describe('MqttModule registration', () => {
   class FactoryModule {}
 
   const variants: Array<[string, () => ReturnType<typeof MqttModule.forRootAsync>]> = [
-    ['useFactory', () => MqttModule.forRootAsync({ imports: [ConfigModule], inject: [BrokerConfig], useFactory: (config: BrokerConfig) => ({ url: config.url() }) })],
+    [
+      'useFactory',
+      () => MqttModule.forRootAsync({ imports: [ConfigModule], inject: [BrokerConfig], useFactory: (config: BrokerConfig) => ({ url: config.url() }) }),
+    ],
     ['useClass', () => MqttModule.forRootAsync({ imports: [ConfigModule], useClass: MqttConfigFactory })],
     ['useExisting', () => MqttModule.forRootAsync({ imports: [FactoryModule], useExisting: MqttConfigFactory })],
   ];
@@ -149,9 +152,9 @@ describe('MqttModule registration', () => {
   it('refuses a URL without a scheme at bootstrap, naming the option', async () => {
     const compile = Test.createTestingModule({ imports: [MqttModule.forRoot({ url: `127.0.0.1:${port}` })] }).compile();
     await expect(compile).rejects.toThrow(MqttConfigError);
-    await expect(
-      Test.createTestingModule({ imports: [MqttModule.forRoot({ url: `127.0.0.1:${port}` })] }).compile(),
-    ).rejects.toThrow(`Invalid MQTT option 'url': 127.0.0.1:${port} has no scheme; write it as mqtt://127.0.0.1:${port}`);
+    await expect(Test.createTestingModule({ imports: [MqttModule.forRoot({ url: `127.0.0.1:${port}` })] }).compile()).rejects.toThrow(
+      `Invalid MQTT option 'url': 127.0.0.1:${port} has no scheme; write it as mqtt://127.0.0.1:${port}`,
+    );
   });
 
   it("connect: 'wait' fails within connectTimeout with the URL (no credentials) and the cause", async () => {

@@ -40,10 +40,15 @@ it('reads its settings from the environment and refuses a bad HEARTBEAT_MS', () 
   );
   expect(DashboardConfig.fromEnv({ METRICS_PORT: 'off' }).observability.metricsPort).toBeUndefined();
   expect(DashboardConfig.fromEnv({ METRICS_PORT: '0', METRICS_HOST: '0.0.0.0' }).observability).toMatchObject({ metricsPort: 0, metricsHost: '0.0.0.0' });
-  expect(() => DashboardConfig.fromEnv({ METRICS_PORT: 'on' })).toThrow('METRICS_PORT must be a port number from 0 to 65535 (0 picks a free one) or off, got "on"');
-  expect(DashboardConfig.fromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).observability.otlpTracesUrl).toBe('http://collector:4318/v1/traces');
+  expect(() => DashboardConfig.fromEnv({ METRICS_PORT: 'on' })).toThrow(
+    'METRICS_PORT must be a port number from 0 to 65535 (0 picks a free one) or off, got "on"',
+  );
+  expect(DashboardConfig.fromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).observability.otlpTracesUrl).toBe(
+    'http://collector:4318/v1/traces',
+  );
   expect(
-    DashboardConfig.fromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/traces' }).observability.otlpTracesUrl,
+    DashboardConfig.fromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b:4318/traces' }).observability
+      .otlpTracesUrl,
   ).toBe('http://b:4318/traces');
   expect(DashboardConfig.fromEnv({}).mqttUrl).toBeUndefined();
   expect(() => DashboardConfig.fromEnv({ HEARTBEAT_MS: 'often' })).toThrow('HEARTBEAT_MS must be a positive integer');
@@ -91,7 +96,7 @@ it('without MQTT_URL it runs on an embedded broker; a second start on the same E
   expect(first.embedded?.aedes.closed).toBe(true);
 });
 
-it('serves Prometheus metrics at /metrics with the library\'s counters, labelled by filter', async () => {
+it("serves Prometheus metrics at /metrics with the library's counters, labelled by filter", async () => {
   const quiet = new Logger('Dashboard');
   jest.spyOn(quiet, 'log').mockImplementation(() => undefined);
   const dashboard = await startDashboard(
@@ -104,7 +109,9 @@ it('serves Prometheus metrics at /metrics with the library\'s counters, labelled
     await sub.waitForCount(2);
     const text = await (await fetch(dashboard.metricsUrl as string)).text();
     expect(text).toMatch(/^messaging_client_sent_messages_total\{[^}]*messaging_mqtt_client_name="default"[^}]*\} [1-9]/m);
-    expect(text).toMatch(/^messaging_process_duration_count\{[^}]*code_function_name="TelemetryHandlers#onHeartbeat"[^}]*messaging_destination_template="dashboard\/heartbeat"[^}]*\} \d+/m);
+    expect(text).toMatch(
+      /^messaging_process_duration_count\{[^}]*code_function_name="TelemetryHandlers#onHeartbeat"[^}]*messaging_destination_template="dashboard\/heartbeat"[^}]*\} \d+/m,
+    );
     expect(text).toMatch(/^messaging_mqtt_connection_status\{[^}]*messaging_mqtt_connection_status="connected"[^}]*\} 1/m);
     expect((await fetch(dashboard.metricsUrl!.replace('/metrics', '/'))).status).toBe(404);
   } finally {

@@ -112,7 +112,12 @@ describe('FakeBroker: a scripted MQTT broker for mqtt.js clients', () => {
     expect(identifiers(combined)).toEqual([1, 2]);
 
     received.clear();
-    const raw = await broker.deliverRaw('overlap-5', { topic: 'sensors/c/temp', payload: 'old deploy', qos: 1, properties: { subscriptionIdentifier: [7, 8] } });
+    const raw = await broker.deliverRaw('overlap-5', {
+      topic: 'sensors/c/temp',
+      payload: 'old deploy',
+      qos: 1,
+      properties: { subscriptionIdentifier: [7, 8] },
+    });
     expect(raw.outcome).toBe('acknowledged');
     const [queued] = await received.waitFor(1);
     expect(identifiers(queued)).toEqual([7, 8]);
@@ -246,12 +251,20 @@ describe('FakeBroker: a scripted MQTT broker for mqtt.js clients', () => {
     const { client: watcher } = await connected({ protocolVersion: 5, clientId: 'watcher' });
     const received = inbox(watcher);
     await watcher.subscribeAsync('status/#', { qos: 1 });
-    const { client: polite } = await connected({ protocolVersion: 5, clientId: 'polite', will: { topic: 'status/polite', payload: Buffer.from('gone'), qos: 1, retain: false } });
+    const { client: polite } = await connected({
+      protocolVersion: 5,
+      clientId: 'polite',
+      will: { topic: 'status/polite', payload: Buffer.from('gone'), qos: 1, retain: false },
+    });
     // Once the broker saw it close, a wrongly sent will would reach the watcher before the next one.
     const politeClosed = broker.next('close', (event) => event.clientId === 'polite');
     await polite.endAsync();
     expect((await politeClosed).graceful).toBe(true);
-    const { client: crashing } = await connected({ protocolVersion: 5, clientId: 'crashing', will: { topic: 'status/crashing', payload: Buffer.from('gone'), qos: 1, retain: false } });
+    const { client: crashing } = await connected({
+      protocolVersion: 5,
+      clientId: 'crashing',
+      will: { topic: 'status/crashing', payload: Buffer.from('gone'), qos: 1, retain: false },
+    });
     crashing.stream.destroy();
     const [will] = await received.waitFor(1);
     expect([will.topic, will.payload.toString()]).toEqual(['status/crashing', 'gone']);

@@ -43,11 +43,7 @@ async function closeApp(): Promise<void> {
   await current?.close();
 }
 
-async function boot(
-  options: MqttModuleOptions,
-  providers: Array<new (...args: never[]) => unknown> = [],
-  logger?: LoggerService,
-): Promise<TestingModule> {
+async function boot(options: MqttModuleOptions, providers: Array<new (...args: never[]) => unknown> = [], logger?: LoggerService): Promise<TestingModule> {
   const builder = Test.createTestingModule({ imports: [MqttModule.forRoot(options)], providers });
   if (logger) builder.setLogger(logger);
   const moduleRef = await builder.compile();
@@ -109,7 +105,11 @@ describe('TLS', () => {
     const { username, password } = suite.broker.users.app;
     const untrusted = await bootFails({ url: suite.broker.url('tls'), username, password, insecure: true, connectTimeout: 3_000 });
     expect(untrusted).toBeInstanceOf(MqttConnectionError);
-    const moduleRef = await boot({ url: suite.broker.url('tls'), username, password, insecure: true, tls: { ca: suite.broker.tls.ca, servername: 'other.test' }, reconnectPeriod: 100 }, [], logger);
+    const moduleRef = await boot(
+      { url: suite.broker.url('tls'), username, password, insecure: true, tls: { ca: suite.broker.tls.ca, servername: 'other.test' }, reconnectPeriod: 100 },
+      [],
+      logger,
+    );
     const mqtt = moduleRef.get(MqttService);
     expect(mqtt.connected).toBe(true);
     const warning = { level: 'warn', text: expect.stringContaining('TLS host-name check is OFF') };
@@ -127,7 +127,10 @@ describe('TLS', () => {
   });
 
   it('mutual TLS: connects with a client certificate and is refused without one', async () => {
-    const moduleRef = await boot({ url: suite.broker.url('mtls'), tls: { ca: suite.broker.tls.ca, cert: suite.broker.tls.clientCert, key: suite.broker.tls.clientKey } });
+    const moduleRef = await boot({
+      url: suite.broker.url('mtls'),
+      tls: { ca: suite.broker.tls.ca, cert: suite.broker.tls.clientCert, key: suite.broker.tls.clientKey },
+    });
     expect(moduleRef.get(MqttService).connected).toBe(true);
     await closeApp();
     const error = await bootFails({ url: suite.broker.url('mtls'), tls: { ca: suite.broker.tls.ca }, connectTimeout: 3_000 });
@@ -217,7 +220,10 @@ describe('named clients from a Flask-style environment', () => {
   @Injectable()
   class PlantHandlers {
     readonly received = new Inbox<string>();
-    constructor(@InjectMqtt('plant') readonly plant: MqttService, readonly main: MqttService) {}
+    constructor(
+      @InjectMqtt('plant') readonly plant: MqttService,
+      readonly main: MqttService,
+    ) {}
 
     @OnTopic('plant/+line/status', { client: 'plant' })
     onPlant(payload: unknown, topic: string): void {
@@ -257,7 +263,10 @@ describe('named clients from a Flask-style environment', () => {
       expect(handlers.main.client.options.clientId).toBe('office-1');
       expect([...handlers.plant.topics.keys()]).toEqual(['plant/+/status']);
       expect([...handlers.main.topics.keys()]).toEqual(['office/status']);
-      await mosquittoPub(second.ports.auth as number, 'plant/l1/status', 'running', { username: second.users.app.username, password: second.users.app.password });
+      await mosquittoPub(second.ports.auth as number, 'plant/l1/status', 'running', {
+        username: second.users.app.username,
+        password: second.users.app.password,
+      });
       await mosquittoPub(suite.broker.ports.plain as number, 'office/status', 'open');
       expect((await handlers.received.waitFor(2)).sort()).toEqual(['default:office/status:open', 'plant:plant/l1/status:running']);
     } finally {

@@ -112,7 +112,10 @@ class Readings {
 
   @OnTopic('readings/+room')
   @UseGuards(OnlyKitchen)
-  onReading(@Payload(new ValidationPipe({ whitelist: true, transform: true })) reading: ReadingDto, @TopicParam('room') room: string): { ok: true; room: string } {
+  onReading(
+    @Payload(new ValidationPipe({ whitelist: true, transform: true })) reading: ReadingDto,
+    @TopicParam('room') room: string,
+  ): { ok: true; room: string } {
     this.valid.push(reading);
     this.rooms.push(room);
     return { ok: true, room };
@@ -148,7 +151,9 @@ describe('pipes, guards, interceptors and filters', () => {
     const refusal = logger.lines.find((line) => line.text.includes('Readings#onReading'));
     expect(refusal).toEqual({
       level: 'warn',
-      text: expect.stringMatching(/Message on 'readings\/kitchen' not delivered to Readings#onReading: a pipe refused it: Bad Request Exception: celsius must not be greater than 125/),
+      text: expect.stringMatching(
+        /Message on 'readings\/kitchen' not delivered to Readings#onReading: a pipe refused it: Bad Request Exception: celsius must not be greater than 125/,
+      ),
     });
     expect(refusal?.text).not.toContain('\n    at ');
     expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
@@ -157,7 +162,9 @@ describe('pipes, guards, interceptors and filters', () => {
   it('a requester whose payload fails validation gets the constraint as the error reply', async () => {
     const moduleRef = await boot([Readings, OnlyKitchen, Timing], { reply: true, replyErrorDetails: true });
     const mqtt = moduleRef.get(MqttService);
-    await expect(mqtt.request('readings/kitchen', { sensor: 's9', celsius: 'warm' })).rejects.toThrow(/the responder failed: Bad Request Exception: .*celsius must be an integer number/);
+    await expect(mqtt.request('readings/kitchen', { sensor: 's9', celsius: 'warm' })).rejects.toThrow(
+      /the responder failed: Bad Request Exception: .*celsius must be an integer number/,
+    );
     await expect(mqtt.request('readings/kitchen', { sensor: 's9', celsius: 22 })).resolves.toEqual({ ok: true, room: 'kitchen' });
   });
 
@@ -169,7 +176,10 @@ describe('pipes, guards, interceptors and filters', () => {
     await mosquittoPub(suite.broker.ports.plain as number, 'readings/kitchen', '{"sensor":"s3","celsius":20}');
     expect(await readings.rooms.waitFor(1)).toEqual(['kitchen']);
     expect(readings.valid.items.map((r) => r.sensor)).toEqual(['s3']);
-    expect(logger.lines).toContainEqual({ level: 'debug', text: expect.stringContaining("Message on 'readings/hall' dropped: a guard of Readings#onReading refused it") });
+    expect(logger.lines).toContainEqual({
+      level: 'debug',
+      text: expect.stringContaining("Message on 'readings/hall' dropped: a guard of Readings#onReading refused it"),
+    });
     expect(logger.lines.filter((line) => line.level === 'error')).toEqual([]);
   });
 
@@ -272,7 +282,11 @@ describe('app.useGlobal*()', () => {
   const noHttp = new Proxy({}, { get: (_target, key) => (key === 'then' ? undefined : () => undefined) }) as AbstractHttpAdapter;
 
   /** A real NestApplication: `configure` calls `app.useGlobal*()` before `app.init()`, as an app does before `listen()`. */
-  async function bootApp(providers: Array<new (...args: never[]) => unknown>, configure: (app: INestApplication) => void, logger = new CaptureLogger()): Promise<INestApplication> {
+  async function bootApp(
+    providers: Array<new (...args: never[]) => unknown>,
+    configure: (app: INestApplication) => void,
+    logger = new CaptureLogger(),
+  ): Promise<INestApplication> {
     const moduleRef = await Test.createTestingModule({
       imports: [MqttModule.forRoot({ url: suite.broker.url(), protocolVersion: 5, reply: true, replyErrorDetails: true })],
       providers,
@@ -374,7 +388,9 @@ describe('app.useGlobal*()', () => {
     const mqtt =
       how === 'global'
         ? (await bootApp([Failing, AllowAll], (nest) => nest.useGlobalFilters(new GlobalRangeFilter()), logger)).get(MqttService)
-        : (await boot([Failing], { reply: true, replyErrorDetails: true }, { logger, providers: [{ provide: APP_FILTER, useClass: GlobalRangeFilter }] })).get(MqttService);
+        : (await boot([Failing], { reply: true, replyErrorDetails: true }, { logger, providers: [{ provide: APP_FILTER, useClass: GlobalRangeFilter }] })).get(
+            MqttService,
+          );
     await expect(mqtt.request('global/other', null)).rejects.toThrow('the responder failed: not a RangeError');
     const errors = logger.lines.filter((line) => line.level === 'error');
     expect(errors).toHaveLength(1);
@@ -445,7 +461,11 @@ describe('MQTT 5 properties and request/reply', () => {
 
     const mqtt = moduleRef.get(MqttService);
     const received = firstValueFrom(mqtt.observe('props/out'));
-    await mqtt.publish('props/out', { a: 1 }, { qos: 1, properties: { userProperties: { trace: 't-1' }, contentType: 'application/json', messageExpiryInterval: 60 } });
+    await mqtt.publish(
+      'props/out',
+      { a: 1 },
+      { qos: 1, properties: { userProperties: { trace: 't-1' }, contentType: 'application/json', messageExpiryInterval: 60 } },
+    );
     const message = await received;
     expect(message.payload).toEqual({ a: 1 });
     expect(message.packet.properties).toMatchObject({ userProperties: { trace: 't-1' }, contentType: 'application/json' });
@@ -593,7 +613,10 @@ describe('custom payload codecs', () => {
     await mosquittoPub(suite.broker.ports.plain as number, 'frames/a', Buffer.from([1, 2, 3]));
     await mosquittoPub(suite.broker.ports.plain as number, 'frames/a', frame);
     expect(await moduleRef.get(Frames).got.waitFor(1)).toEqual([{ id: 7, value: 21.5 }]);
-    expect(logger.lines).toContainEqual({ level: 'warn', text: expect.stringContaining("Payload on 'frames/a' not delivered to Frames#on: expected 6 bytes, got 3 (format 'sensor-frame')") });
+    expect(logger.lines).toContainEqual({
+      level: 'warn',
+      text: expect.stringContaining("Payload on 'frames/a' not delivered to Frames#on: expected 6 bytes, got 3 (format 'sensor-frame')"),
+    });
   });
 });
 

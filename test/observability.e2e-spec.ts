@@ -126,8 +126,12 @@ describe('OpenTelemetry traces', () => {
   it('marks a failed handler run as an error with the exception', async () => {
     const app = await boot([Readings], 'fail');
     await app.get(MqttService).publish('fleet/bad/telemetry', { fail: true }, { qos: 1 });
-    await otel.spans.until((spans) => spans.some((span) => span.attributes['messaging.destination.name'] === 'fleet/bad/telemetry' && span.kind === SpanKind.CONSUMER));
-    const span = otel.spans.items.find((s) => s.attributes['messaging.destination.name'] === 'fleet/bad/telemetry' && s.kind === SpanKind.CONSUMER) as ReadableSpan;
+    await otel.spans.until((spans) =>
+      spans.some((span) => span.attributes['messaging.destination.name'] === 'fleet/bad/telemetry' && span.kind === SpanKind.CONSUMER),
+    );
+    const span = otel.spans.items.find(
+      (s) => s.attributes['messaging.destination.name'] === 'fleet/bad/telemetry' && s.kind === SpanKind.CONSUMER,
+    ) as ReadableSpan;
     expect(span.status).toEqual({ code: SpanStatusCode.ERROR, message: 'reading rejected' });
     expect(span.attributes['error.type']).toBe('Error');
     expect(span.events.map((event) => event.name)).toEqual(['exception']);
@@ -145,7 +149,9 @@ describe('OpenTelemetry metrics', () => {
     for (let i = 0; i < bad; i++) await service.publish(`fleet/bad${i}/telemetry`, { fail: true }, { qos: 1 });
     for (let i = 0; i < good; i++) await service.publish(`fleet/good${i}/telemetry`, { v: i }, { qos: 1 });
     // One QoS 1 publisher, one subscription: delivered in order, so the last good run ends last.
-    await otel.spans.until((spans) => spans.some((span) => span.attributes['messaging.destination.name'] === `fleet/good${good - 1}/telemetry` && span.kind === SpanKind.CONSUMER));
+    await otel.spans.until((spans) =>
+      spans.some((span) => span.attributes['messaging.destination.name'] === `fleet/good${good - 1}/telemetry` && span.kind === SpanKind.CONSUMER),
+    );
     const after = await otel.collect();
     const client = { 'messaging.mqtt.client.name': 'default' };
     const handler = { 'code.function.name': 'Readings#reading', 'messaging.destination.template': 'fleet/+device/telemetry' };
@@ -156,7 +162,13 @@ describe('OpenTelemetry metrics', () => {
     expect(delta('messaging.process.duration', { ...handler, 'error.type': 'Error' }, countOf)).toBe(bad);
     expect(delta('messaging.mqtt.dropped.messages', { ...handler, 'messaging.mqtt.drop.reason': 'decode' })).toBe(broken);
     const stats = service.stats();
-    expect(stats.messages).toMatchObject({ received: good + bad + broken, handled: good, failed: bad, published: good + bad + broken, acknowledged: good + bad + broken });
+    expect(stats.messages).toMatchObject({
+      received: good + bad + broken,
+      handled: good,
+      failed: bad,
+      published: good + bad + broken,
+      acknowledged: good + bad + broken,
+    });
     expect(stats.messages.dropped.decode).toBe(broken);
     expect(stats.handlers).toEqual([
       expect.objectContaining({ handler: 'Readings#reading', filters: ['fleet/+device/telemetry'], handled: good, failed: bad, refused: broken }),

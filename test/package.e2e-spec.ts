@@ -261,7 +261,16 @@ it('ships the build, a declaration beside every module, README, LICENSE and CHAN
   expect(packed.dependencies ?? {}).toEqual({});
   expect(packed.devDependencies).toBeUndefined();
   expect(packed.peerDependenciesMeta).toEqual({ aedes: { optional: true }, '@nestjs/terminus': { optional: true }, '@opentelemetry/api': { optional: true } });
-  expect(Object.keys(packed.peerDependencies ?? {}).sort()).toEqual(['@nestjs/common', '@nestjs/core', '@nestjs/terminus', '@opentelemetry/api', 'aedes', 'mqtt', 'reflect-metadata', 'rxjs']);
+  expect(Object.keys(packed.peerDependencies ?? {}).sort()).toEqual([
+    '@nestjs/common',
+    '@nestjs/core',
+    '@nestjs/terminus',
+    '@opentelemetry/api',
+    'aedes',
+    'mqtt',
+    'reflect-metadata',
+    'rxjs',
+  ]);
 
   const license = execFileSyncText('tar', ['-xzOf', tarball, 'package/LICENSE']);
   expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 nestjs-mqtt contributors\n/);
@@ -283,7 +292,9 @@ describe.each<[Kind, string, string]>([
   it(`compiles with tsc without skipLibCheck${kind === 'cjs' ? ', also with moduleResolution node10' : ''}`, async () => {
     const configs = kind === 'cjs' ? ['tsconfig.json', 'tsconfig.node10.json'] : ['tsconfig.json'];
     await Promise.all(
-      configs.map((config) => run(`tsc -p ${config} in the ${kind} consumer`, process.execPath, [TSC, '-p', join(dir, config)], { cwd: dir, timeoutMs: 60_000 })),
+      configs.map((config) =>
+        run(`tsc -p ${config} in the ${kind} consumer`, process.execPath, [TSC, '-p', join(dir, config)], { cwd: dir, timeoutMs: 60_000 }),
+      ),
     );
     const main = readFileSync(join(dir, 'dist', 'main.js'), 'utf8');
     expect(main).toContain(kind === 'esm' ? "from 'nestjs-mqtt/terminus'" : 'require("nestjs-mqtt/terminus")');
@@ -342,14 +353,18 @@ describe('an app without the optional peers aedes and @nestjs/terminus', () => {
   it.each([
     ['an ES module', 'missing-peers.js'],
     ['CommonJS (require(esm))', 'missing-peers.cjs'],
-  ])('%s: imports nestjs-mqtt/testing and nestjs-mqtt/terminus; using them fails with an MqttError naming the package to install', async (_kind, file) => {
-    expect(['aedes', '@nestjs/terminus'].filter((name) => existsSync(join(dir, 'node_modules', name)))).toEqual([]);
-    const { output } = await run(`node ${file} without the optional peers`, process.execPath, [join(dir, file)], { cwd: dir, timeoutMs: 20_000 });
-    expect(output).toBe(
-      [
-        'testing: MqttError: nestjs-mqtt/testing needs the optional peer "aedes": npm install aedes',
-        'terminus: MqttError: nestjs-mqtt/terminus needs the optional peer "@nestjs/terminus": npm install @nestjs/terminus',
-      ].join('\n'),
-    );
-  }, 30_000);
+  ])(
+    '%s: imports nestjs-mqtt/testing and nestjs-mqtt/terminus; using them fails with an MqttError naming the package to install',
+    async (_kind, file) => {
+      expect(['aedes', '@nestjs/terminus'].filter((name) => existsSync(join(dir, 'node_modules', name)))).toEqual([]);
+      const { output } = await run(`node ${file} without the optional peers`, process.execPath, [join(dir, file)], { cwd: dir, timeoutMs: 20_000 });
+      expect(output).toBe(
+        [
+          'testing: MqttError: nestjs-mqtt/testing needs the optional peer "aedes": npm install aedes',
+          'terminus: MqttError: nestjs-mqtt/terminus needs the optional peer "@nestjs/terminus": npm install @nestjs/terminus',
+        ].join('\n'),
+      );
+    },
+    30_000,
+  );
 });

@@ -21,7 +21,10 @@ class Worker {
 
 async function instance(): Promise<TestingModule> {
   // The same code and configuration on every instance: unique client ids come by default.
-  const moduleRef = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url(), share: 'order-workers' })], providers: [Worker] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [MqttModule.forRoot({ url: suite.broker.url(), share: 'order-workers' })],
+    providers: [Worker],
+  }).compile();
   await moduleRef.init();
   return moduleRef;
 }

@@ -13,7 +13,11 @@ let moduleRef: TestingModule;
 beforeAll(async () => {
   broker = await MosquittoBroker.start();
   moduleRef = await Test.createTestingModule({
-    imports: [TerminusModule.forRoot({ logger: false }), MqttModule.forRoot({ url: broker.url(), reconnectPeriod: 100 }), MqttModule.forRoot({ name: 'plant', url: broker.url() })],
+    imports: [
+      TerminusModule.forRoot({ logger: false }),
+      MqttModule.forRoot({ url: broker.url(), reconnectPeriod: 100 }),
+      MqttModule.forRoot({ name: 'plant', url: broker.url() }),
+    ],
     providers: [MqttHealthIndicator],
   }).compile();
   await moduleRef.init();

@@ -125,7 +125,9 @@ describe('incoming payloads', () => {
         expect.stringMatching(/Payload on 'in\/text' not delivered to Decoding#text: not valid UTF-8/),
       ]),
     );
-    rows.push('| B19 | invalid JSON, 2 KB JSON over a 1 KB cap, `{"__proto__":…}` | handler not called, warning with topic and handler; `__proto__` key dropped |');
+    rows.push(
+      '| B19 | invalid JSON, 2 KB JSON over a 1 KB cap, `{"__proto__":…}` | handler not called, warning with topic and handler; `__proto__` key dropped |',
+    );
     rows.push('| B20 | bytes `c3 28` to a `text` handler | handler not called, warning: not valid UTF-8 |');
   });
 });
@@ -172,12 +174,11 @@ describe('module options', () => {
   });
 });
 
-
 describe('MQTT 5 publish properties', () => {
   const bad: Array<[input: string, properties: Record<string, unknown>, argument: string]> = [
     ['contentType: 5', { contentType: 5 }, 'options.properties.contentType'],
     ['messageExpiryInterval: -5', { messageExpiryInterval: -5 }, 'options.properties.messageExpiryInterval'],
-    ["userProperties: { k: 1 }", { userProperties: { k: 1 } }, 'options.properties.userProperties'],
+    ['userProperties: { k: 1 }', { userProperties: { k: 1 } }, 'options.properties.userProperties'],
   ];
 
   it('values mqtt-packet cannot encode are refused before the wire; the connection stays up and later publishes go through', async () => {

@@ -80,7 +80,15 @@ async function streamThrough(
     [Sink],
   );
   // The publisher reconnects later than the subscriber, as a fleet of devices would.
-  const publisher = await app({ url: broker.url(), clientId: `pub-${tag}`, clean: false, protocolVersion, reconnectPeriod: 300, connectTimeout: 2_000, ...session });
+  const publisher = await app({
+    url: broker.url(),
+    clientId: `pub-${tag}`,
+    clean: false,
+    protocolVersion,
+    reconnectPeriod: 300,
+    connectTimeout: 2_000,
+    ...session,
+  });
   const mqtt = publisher.get(MqttService);
   const results: Array<Promise<unknown>> = [];
   const failures: PublishFailure[] = [];
@@ -258,7 +266,9 @@ describe('durable shared subscription ($share) across broker restarts', () => {
       const unique = new Set(sink.got.items.filter((n) => n >= 0));
       const lost = sent - unique.size;
       const resolvedCount = settled.filter((r) => r.status === 'fulfilled').length;
-      rows.push(`| durable \`$share/workers/jobs/+\`, 3 graceful restarts | 3.1.1 | 1 | ${sent} | ${resolvedCount} | ${lost} | ${sink.got.items.length - 1 - unique.size} |`);
+      rows.push(
+        `| durable \`$share/workers/jobs/+\`, 3 graceful restarts | 3.1.1 | 1 | ${sent} | ${resolvedCount} | ${lost} | ${sink.got.items.length - 1 - unique.size} |`,
+      );
       expect(lost).toBe(0);
     } finally {
       await subscriber.close();

@@ -84,9 +84,16 @@ describe("ack: 'after-handler'", () => {
     try {
       await mosquittoPub(suite.broker.ports.plain as number, 'acks/x', '{"n":2}', { qos: 1 });
       const received = second.get(Receiver).got;
-      const expected = redelivered ? [{ n: 1, dup: true }, { n: 2, dup: false }] : [{ n: 2, dup: false }];
+      const expected = redelivered
+        ? [
+            { n: 1, dup: true },
+            { n: 2, dup: false },
+          ]
+        : [{ n: 2, dup: false }];
       expect(await received.waitFor(expected.length)).toEqual(expected);
-      rows.push(`| ack '${ack}': handler interrupted by a crash, then the client restarts with its session | message ${redelivered ? 'redelivered (DUP)' : 'not redelivered (acknowledged before the handler ran)'} |`);
+      rows.push(
+        `| ack '${ack}': handler interrupted by a crash, then the client restarts with its session | message ${redelivered ? 'redelivered (DUP)' : 'not redelivered (acknowledged before the handler ran)'} |`,
+      );
     } finally {
       await second.close();
     }
@@ -138,7 +145,9 @@ describe('a handler that throws on every message', () => {
       expect(logger.last).toContain("Handlers#explode failed on 'boom/x': always");
       expect(moduleRef.get(MqttService).connected).toBe(true);
       expect(growth).toBeLessThan(8);
-      rows.push(`| handler throwing on 10,000 messages | process alive, 10,000 failures logged, good handler ran 10,000 times, heap growth ${growth.toFixed(2)} MiB${gc ? '' : ' (no --expose-gc)'} |`);
+      rows.push(
+        `| handler throwing on 10,000 messages | process alive, 10,000 failures logged, good handler ran 10,000 times, heap growth ${growth.toFixed(2)} MiB${gc ? '' : ' (no --expose-gc)'} |`,
+      );
     } finally {
       await publisher.endAsync();
       await moduleRef.close();
@@ -202,7 +211,9 @@ describe('shutdown with publishes the broker never acknowledged', () => {
       for (const result of settled) {
         expect((result as PromiseRejectedResult).reason).toBeInstanceOf(MqttPublishError);
       }
-      rows.push('| app.close() while offline with 30 unacknowledged QoS 1/2 publishes (clean: false) | all 30 rejected with MqttPublishError, none left hanging |');
+      rows.push(
+        '| app.close() while offline with 30 unacknowledged QoS 1/2 publishes (clean: false) | all 30 rejected with MqttPublishError, none left hanging |',
+      );
     } finally {
       await own.close();
     }

@@ -196,7 +196,11 @@ describe('subscriptions after a reconnect', () => {
     await mqtt.subscribe(['re/a', 're/b/+', '$share/g/re/jobs'], { qos: 1 }); // resolves once all are granted
     const filters = sent.map((packet) => (packet as unknown as { subscriptions: Array<{ topic: string }> }).subscriptions.map((s) => s.topic));
     expect(filters.slice(0, 3).sort()).toEqual([['$share/g/re/jobs'], ['re/a'], ['re/b/+']]);
-    expect(sent.slice(0, 3).every((packet) => typeof (packet as { properties?: { subscriptionIdentifier?: number } }).properties?.subscriptionIdentifier === 'number')).toBe(true);
+    expect(
+      sent
+        .slice(0, 3)
+        .every((packet) => typeof (packet as { properties?: { subscriptionIdentifier?: number } }).properties?.subscriptionIdentifier === 'number'),
+    ).toBe(true);
   });
 
   it('MQTT 3.1.1, present session: only the $share filter is sent again', async () => {
@@ -231,7 +235,11 @@ describe('handler failures never crash the process', () => {
       @OnTopic('odd/async')
       async async(): Promise<void> {
         await Promise.resolve();
-        throw { toString: (): string => { throw new Error('no text'); } } as unknown as Error;
+        throw {
+          toString: (): string => {
+            throw new Error('no text');
+          },
+        } as unknown as Error;
       }
       @OnTopic('odd/ok')
       ok(payload: string): void {

@@ -32,7 +32,6 @@ afterAll(async () => {
 
 const unhandled = unhandledRejections();
 
-
 async function compile(providers: Array<new (...args: never[]) => unknown>, options: Partial<MqttModuleOptions> = {}): Promise<TestingModule> {
   const moduleRef = await Test.createTestingModule({
     imports: [MqttModule.forRoot({ url: broker.url, protocolVersion: 5, reconnectPeriod: 50, ...options })],

@@ -35,9 +35,9 @@ export class CaptureLogger implements LoggerService {
 
   /** Resolves with the first line (logged so far or later) that contains `text`; rejects after `timeoutMs`. */
   waitFor(text: string, timeoutMs = 5_000): Promise<LogLine> {
-    return this.inbox.until((lines) => lines.some((line) => line.text.includes(text)), timeoutMs, `a log line with '${text}'`).then(
-      () => this.lines.find((line) => line.text.includes(text)) as LogLine,
-    );
+    return this.inbox
+      .until((lines) => lines.some((line) => line.text.includes(text)), timeoutMs, `a log line with '${text}'`)
+      .then(() => this.lines.find((line) => line.text.includes(text)) as LogLine);
   }
 
   /** Resolves once `done(lines)` holds; rejects after `timeoutMs`. */

@@ -162,9 +162,7 @@ export function checkDocsCode(repo: string, documents: MarkdownDocument[]): Docs
       continue;
     }
     const where =
-      line < source.preludeLines
-        ? `fragment prelude line ${line + 1}`
-        : `line ${source.block.firstLine + line - source.preludeLines}:${character + 1}`;
+      line < source.preludeLines ? `fragment prelude line ${line + 1}` : `line ${source.block.firstLine + line - source.preludeLines}:${character + 1}`;
     problems.push(`${source.block.document} block ${source.block.index} (${where}): ${message}`);
   }
   return { blocks, problems };

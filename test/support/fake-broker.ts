@@ -510,7 +510,10 @@ export class FakeBroker extends EventEmitter<FakeBrokerEvents> {
     const assigned = packet.clientId === '' ? `fake-broker-${++this.assignedIds}` : undefined;
     connection.clientId = assigned ?? packet.clientId;
     const returnCode = this.connack.shift() ?? 0;
-    const properties = connection.v5 && (this.connackProperties || assigned) ? { ...this.connackProperties, ...(assigned ? { assignedClientIdentifier: assigned } : {}) } : undefined;
+    const properties =
+      connection.v5 && (this.connackProperties || assigned)
+        ? { ...this.connackProperties, ...(assigned ? { assignedClientIdentifier: assigned } : {}) }
+        : undefined;
     const code = connection.v5 ? { reasonCode: returnCode } : { returnCode };
     if (returnCode !== 0) {
       void connection.send({ cmd: 'connack', sessionPresent: false, ...code, ...(properties ? { properties } : {}) });

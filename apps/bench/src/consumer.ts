@@ -52,14 +52,19 @@ class Identity implements PipeTransform {
  * ending spans and of recording metrics, without the cost of shipping them anywhere.
  */
 async function registerOtelSdk(): Promise<void> {
-  const [{ context, metrics, propagation, trace }, { AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { MeterProvider, MetricReader }, sdkTrace] =
-    await Promise.all([
-      import('@opentelemetry/api'),
-      import('@opentelemetry/context-async-hooks'),
-      import('@opentelemetry/core'),
-      import('@opentelemetry/sdk-metrics'),
-      import('@opentelemetry/sdk-trace-base'),
-    ]);
+  const [
+    { context, metrics, propagation, trace },
+    { AsyncLocalStorageContextManager },
+    { W3CTraceContextPropagator },
+    { MeterProvider, MetricReader },
+    sdkTrace,
+  ] = await Promise.all([
+    import('@opentelemetry/api'),
+    import('@opentelemetry/context-async-hooks'),
+    import('@opentelemetry/core'),
+    import('@opentelemetry/sdk-metrics'),
+    import('@opentelemetry/sdk-trace-base'),
+  ]);
   class Reader extends MetricReader {
     protected onForceFlush(): Promise<void> {
       return Promise.resolve();

@@ -23,7 +23,9 @@ async function main(): Promise<void> {
       await publishThroughput(broker.url, 1, 20_000),
     ];
     for (const p of publish) {
-      console.log(`publish QoS ${p.qos}: bare ${p.raw.toFixed(0)} msg/s ${p.rawCpuUs.toFixed(2)} µs CPU, nestjs-mqtt ${p.library.toFixed(0)} msg/s ${p.libraryCpuUs.toFixed(2)} µs CPU`);
+      console.log(
+        `publish QoS ${p.qos}: bare ${p.raw.toFixed(0)} msg/s ${p.rawCpuUs.toFixed(2)} µs CPU, nestjs-mqtt ${p.library.toFixed(0)} msg/s ${p.libraryCpuUs.toFixed(2)} µs CPU`,
+      );
     }
     const workloads: WorkloadFigures[] = [];
     for (const workload of WORKLOADS) {

@@ -38,7 +38,4 @@ export class ReceiveWindow {
 }
 
 /** Messages between the orchestrator and a consumer process. */
-export type ConsumerMessage =
-  | { type: 'ready' }
-  | { type: 'progress'; received: number; rssBytes: number }
-  | { type: 'done'; result: RoundResult };
+export type ConsumerMessage = { type: 'ready' } | { type: 'progress'; received: number; rssBytes: number } | { type: 'done'; result: RoundResult };

@@ -68,8 +68,7 @@ export async function publishThroughput(url: string, qos: 0 | 1, count: number, 
   const service = app.get(MqttService);
   const raw = await mqtt.connectAsync(url);
   const payload = '{"i":1,"t":21.5}';
-  const rawPublish = () =>
-    new Promise<void>((resolve, reject) => raw.publish('pub/raw', payload, { qos }, (error) => (error ? reject(error) : resolve())));
+  const rawPublish = () => new Promise<void>((resolve, reject) => raw.publish('pub/raw', payload, { qos }, (error) => (error ? reject(error) : resolve())));
   const libPublish = () => service.publish('pub/lib', payload, { qos });
   const runs = { raw: [] as PublishRun[], library: [] as PublishRun[] };
   await publishRate(rawPublish, count / 5, 100); // warm-up, both paths

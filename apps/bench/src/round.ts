@@ -22,7 +22,10 @@ export async function runRound(
   let received = 0;
   let wake: (() => void) | undefined;
   const done = new Promise<RoundResult>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${mode} / ${workload.name}: ${received} of ${count} messages after ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${mode} / ${workload.name}: ${received} of ${count} messages after ${ROUND_TIMEOUT_MS} ms`)),
+      ROUND_TIMEOUT_MS,
+    );
     child.on('message', (message: ConsumerMessage) => {
       if (message.type === 'progress') {
         received = message.received;

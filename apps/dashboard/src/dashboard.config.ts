@@ -26,9 +26,7 @@ export class DashboardConfig {
     const portText = env.EMBEDDED_BROKER_PORT?.trim() || String(DashboardConfig.DEFAULT_EMBEDDED_BROKER_PORT);
     const embeddedBrokerPort = /^\d+$/.test(portText) ? Number(portText) : Number.NaN;
     if (!(embeddedBrokerPort >= 0 && embeddedBrokerPort <= 65_535)) {
-      throw new Error(
-        `EMBEDDED_BROKER_PORT must be a port number from 0 to 65535 (0 picks a free one), got ${JSON.stringify(env.EMBEDDED_BROKER_PORT)}`,
-      );
+      throw new Error(`EMBEDDED_BROKER_PORT must be a port number from 0 to 65535 (0 picks a free one), got ${JSON.stringify(env.EMBEDDED_BROKER_PORT)}`);
     }
     return new DashboardConfig(env.MQTT_URL || undefined, heartbeatMs, embeddedBrokerPort, {
       metricsPort: metricsPortFrom(env.METRICS_PORT),

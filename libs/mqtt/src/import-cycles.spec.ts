@@ -153,9 +153,7 @@ describe('import cycles in libs/mqtt/src', () => {
   });
 
   it('has no runtime import cycle (import type edges ignored)', () => {
-    const cycles = findCycles(graph.edges).map((cycle) =>
-      [...cycle, cycle[0]].map((file) => relative(SRC, file)).join(' -> '),
-    );
+    const cycles = findCycles(graph.edges).map((cycle) => [...cycle, cycle[0]].map((file) => relative(SRC, file)).join(' -> '));
     expect(cycles).toEqual([]);
   });
 });

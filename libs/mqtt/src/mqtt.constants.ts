@@ -10,7 +10,6 @@ export const MQTT_CONTEXT_TYPE = 'mqtt';
 export const MQTT_TOPIC_HANDLER_METADATA = Symbol('nestjs-mqtt:topic-handler');
 export const MQTT_EVENT_HANDLER_METADATA = Symbol('nestjs-mqtt:event-handler');
 
-
 /**
  * The metadata key under which a public Nest decorator, applied to a probe, stored a value that
  * `holds` recognises: the keys below are read from the decorators themselves, not copied from Nest.

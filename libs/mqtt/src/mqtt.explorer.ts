@@ -86,12 +86,7 @@ export class MqttExplorer implements OnModuleInit {
     return subscriptions;
   }
 
-  private bindMethod(
-    wrapper: InstanceWrapper,
-    instance: object,
-    methodName: string,
-    subscriptions: DecoratedSubscription[],
-  ): void {
+  private bindMethod(wrapper: InstanceWrapper, instance: object, methodName: string, subscriptions: DecoratedSubscription[]): void {
     const method: unknown = (instance as Record<string, unknown>)[methodName];
     const topics = this.accessor.topicHandlers(method);
     const events = this.accessor.eventHandlers(method);
@@ -126,12 +121,7 @@ export class MqttExplorer implements OnModuleInit {
     }
   }
 
-  private bindTopicHandler(
-    label: string,
-    prepared: PreparedHandler,
-    { filters, options }: OnTopicMetadata,
-    subscriptions: DecoratedSubscription[],
-  ): void {
+  private bindTopicHandler(label: string, prepared: PreparedHandler, { filters, options }: OnTopicMetadata, subscriptions: DecoratedSubscription[]): void {
     checkTopicOptions(label, options);
     const connection = this.connectionFor(label, options.client);
     if (!Array.isArray(filters) || filters.length === 0) {

@@ -3,15 +3,7 @@ import mqtt, { type IClientOptions, type IConnackPacket, type IDisconnectPacket,
 import { BehaviorSubject, type Observable } from 'rxjs';
 import { MqttConnectionError } from '../errors/mqtt-connection.error.js';
 import { MqttPublishError } from '../errors/mqtt-publish.error.js';
-import type {
-  MqttMessage,
-  MqttPayload,
-  MqttPublishOptions,
-  MqttPublishResult,
-  MqttStatus,
-  QoS,
-  TopicQos,
-} from '../interfaces/mqtt-message.interface.js';
+import type { MqttMessage, MqttPayload, MqttPublishOptions, MqttPublishResult, MqttStatus, QoS, TopicQos } from '../interfaces/mqtt-message.interface.js';
 import type { MqttEvent } from '../interfaces/mqtt-handler.interface.js';
 import { ClientPublisher } from './client-publisher.js';
 import { createReplier } from './reply-publisher.js';
@@ -56,7 +48,6 @@ export type TelemetryFactory = (client: TelemetryClient, gauges: TelemetryGauges
 
 /** mqtt.js copies publish options, so one empty object serves every publish without options. */
 const NO_PUBLISH_OPTIONS: MqttPublishOptions = Object.freeze({});
-
 
 /** Handed to mqtt.js instead of an acknowledgement while draining: the message stays the broker's. */
 const WITHHELD = new Error('not acknowledged: the client is shutting down, the broker keeps the message');
@@ -298,7 +289,10 @@ export class MqttConnection {
     this.deadline = Date.now() + this.options.shutdownTimeout;
     const running = this.dispatcher.inFlight;
     if (running > 0) {
-      this.note(MQTT_LOG_INFO, `Client '${this.name}' takes no more messages; waiting up to ${this.options.shutdownTimeout} ms for ${running} running handler(s)`);
+      this.note(
+        MQTT_LOG_INFO,
+        `Client '${this.name}' takes no more messages; waiting up to ${this.options.shutdownTimeout} ms for ${running} running handler(s)`,
+      );
     }
     const drained = await this.dispatcher.drain(this.options.shutdownTimeout);
     if (!drained) {

@@ -20,7 +20,10 @@ function setup({ maxPayloadBytes = 1_024, maxBacklogBytes = 1_000_000 } = {}) {
   return { fake, reply, warnings };
 }
 
-function request(responseTopic: string | undefined, { qos = 1, correlationData = Buffer.from('corr-1') }: { qos?: 0 | 1 | 2; correlationData?: Buffer | null } = {}): IPublishPacket {
+function request(
+  responseTopic: string | undefined,
+  { qos = 1, correlationData = Buffer.from('corr-1') }: { qos?: 0 | 1 | 2; correlationData?: Buffer | null } = {},
+): IPublishPacket {
   return {
     cmd: 'publish',
     topic: 'svc/ask',

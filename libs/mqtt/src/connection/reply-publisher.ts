@@ -20,12 +20,7 @@ export type ReplySender = (topic: string, body: Buffer | string, options: MqttPu
  * replies not yet written or acknowledged are bounded in bytes: a flood of requests against a
  * slow broker cannot grow memory or crowd out the app's own publishes without limit.
  */
-export function createReplier(
-  send: ReplySender,
-  maxPayloadBytes: number,
-  maxBacklogBytes: number,
-  warn: (message: string) => void,
-): Replier {
+export function createReplier(send: ReplySender, maxPayloadBytes: number, maxBacklogBytes: number, warn: (message: string) => void): Replier {
   let backlogBytes = 0;
   return (request, outcome) => {
     const { responseTopic, correlationData } = request.properties ?? {};

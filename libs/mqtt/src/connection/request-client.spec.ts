@@ -140,7 +140,11 @@ describe('RequestClient', () => {
     await flush();
     expect(result.state).toBe('rejected');
     expect(result.error).toBeInstanceOf(MqttRequestError);
-    expect(result.error).toMatchObject({ topic: 'svc/fail', timedOut: false, message: "Request to 'svc/fail' failed: the responder failed: the handler failed" });
+    expect(result.error).toMatchObject({
+      topic: 'svc/fail',
+      timedOut: false,
+      message: "Request to 'svc/fail' failed: the responder failed: the handler failed",
+    });
   });
 
   it('times out while waiting for the reply subscription (offline: the next connection), and never publishes', async () => {

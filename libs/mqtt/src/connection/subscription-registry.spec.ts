@@ -25,9 +25,14 @@ describe('SubscriptionRegistry identifiers (MQTT 5)', () => {
     expect(ids).toEqual([268_435_455, 1, 2]);
   });
 
-  it("gives $share filters identifiers of their own, indexed by their match filter; unsubscribe frees them", async () => {
+  it('gives $share filters identifiers of their own, indexed by their match filter; unsubscribe frees them', async () => {
     const registry = offlineRegistry();
-    hold(registry.subscribe([{ filter: '$share/g/t/+', qos: 1 }, { filter: 't/+', qos: 0 }]));
+    hold(
+      registry.subscribe([
+        { filter: '$share/g/t/+', qos: 1 },
+        { filter: 't/+', qos: 0 },
+      ]),
+    );
     const both = registry.byMatchFilter('t/+') ?? [];
     expect(both.map(({ filter, shared }) => ({ filter, shared }))).toEqual([
       { filter: '$share/g/t/+', shared: true },

@@ -22,7 +22,8 @@ export interface MqttEventMetadata {
 type EventDecorator<O> = ((options?: O) => MethodDecorator) & { KEY: symbol };
 
 function eventDecorator<O extends MqttEventOptions>(event: MqttEvent): EventDecorator<O> {
-  const decorator = (options?: O): MethodDecorator =>
+  const decorator =
+    (options?: O): MethodDecorator =>
     (_target, _key, descriptor) => {
       appendMethodMetadata<MqttEventMetadata>(MQTT_EVENT_HANDLER_METADATA, { event, options: options ?? {} }, descriptor.value as object);
       return descriptor;

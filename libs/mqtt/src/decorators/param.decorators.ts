@@ -18,12 +18,7 @@ function paramDecorator(type: MqttParamType, data: string | undefined, pipes: Pi
   return (target, key, index) => {
     if (key === undefined) return;
     const existing = (Reflect.getMetadata(ROUTE_ARGS_METADATA, target.constructor, key) ?? {}) as Record<string, ParamMetadata>;
-    Reflect.defineMetadata(
-      ROUTE_ARGS_METADATA,
-      { ...existing, [`${type}:${index}`]: { index, data, pipes } },
-      target.constructor,
-      key,
-    );
+    Reflect.defineMetadata(ROUTE_ARGS_METADATA, { ...existing, [`${type}:${index}`]: { index, data, pipes } }, target.constructor, key);
   };
 }
 

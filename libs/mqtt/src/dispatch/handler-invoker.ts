@@ -176,9 +176,7 @@ export class HandlerInvokerFactory {
   private needsNestContext(instance: object, methodName: string, method: object): boolean {
     if (Reflect.getMetadata(ROUTE_ARGS_METADATA, instance.constructor, methodName)) return true;
     if (this.hasGlobalGuardsOrInterceptors() || this.hasGlobalFilters()) return true;
-    return ENHANCER_METADATA_KEYS.some(
-      (key) => Reflect.getMetadata(key, method) !== undefined || Reflect.getMetadata(key, instance.constructor) !== undefined,
-    );
+    return ENHANCER_METADATA_KEYS.some((key) => Reflect.getMetadata(key, method) !== undefined || Reflect.getMetadata(key, instance.constructor) !== undefined);
   }
 
   private hasFilters(instance: object, method: object): boolean {

@@ -22,11 +22,22 @@ interface Call {
 
 type Reply = [request: IPublishPacket, outcome: { value: unknown } | { error: string }];
 
-function setup({ registry, replyErrorDetails = false, maxPayloadBytes = 1_024 }: { registry?: SubscriptionRegistry; replyErrorDetails?: boolean; maxPayloadBytes?: number } = {}) {
+function setup({
+  registry,
+  replyErrorDetails = false,
+  maxPayloadBytes = 1_024,
+}: { registry?: SubscriptionRegistry; replyErrorDetails?: boolean; maxPayloadBytes?: number } = {}) {
   const logger = new CaptureLogger();
   const replies: Reply[] = [];
   const calls: Call[] = [];
-  const dispatcher = new MessageDispatcher('plant', maxPayloadBytes, logger, (request, outcome) => replies.push([request, outcome]), registry, replyErrorDetails);
+  const dispatcher = new MessageDispatcher(
+    'plant',
+    maxPayloadBytes,
+    logger,
+    (request, outcome) => replies.push([request, outcome]),
+    registry,
+    replyErrorDetails,
+  );
   /** A handler that records its calls and returns what `body` returns. */
   const handler = (label: string, extra: Partial<BoundHandler> = {}, body: (payload: unknown) => unknown = () => undefined): BoundHandler => ({
     label,
@@ -266,9 +277,12 @@ describe('MessageDispatcher when a handler fails', () => {
 
   it('logs a synchronous throw as an error with the handler, the topic and the stack, and runs the other handlers', () => {
     const { dispatcher, on, handler, labels, logger } = setup();
-    on('t', handler('Broken#sync', {}, () => {
-      throw new Error('boom');
-    }));
+    on(
+      't',
+      handler('Broken#sync', {}, () => {
+        throw new Error('boom');
+      }),
+    );
     on('t', handler('Fine'));
     expect(() => dispatcher.dispatch('t', json(1), packet('t'))).not.toThrow();
     expect(labels()).toEqual(['Broken#sync', 'Fine']);
@@ -279,7 +293,10 @@ describe('MessageDispatcher when a handler fails', () => {
 
   it('logs an asynchronous rejection the same way, and no rejection escapes', async () => {
     const { dispatcher, on, handler, logger } = setup();
-    on('t', handler('Broken#async', {}, () => Promise.reject(new Error('later'))));
+    on(
+      't',
+      handler('Broken#async', {}, () => Promise.reject(new Error('later'))),
+    );
     expect(dispatcher.dispatch('t', json(1), packet('t'))).toBeUndefined();
     await dispatcher.drain(1_000);
     expect(logger.lines.map((line) => [line.level, line.text.split('\n')[0]])).toEqual([['error', "Broken#async failed on 't': later Error: later"]]);
@@ -294,10 +311,16 @@ describe('MessageDispatcher when a handler fails', () => {
         throw new Error('no');
       },
     };
-    on('sync', handler('Sync', {}, () => {
-      throw hostile;
-    }));
-    on('async', handler('Async', {}, () => Promise.reject(throwsOnToString)));
+    on(
+      'sync',
+      handler('Sync', {}, () => {
+        throw hostile;
+      }),
+    );
+    on(
+      'async',
+      handler('Async', {}, () => Promise.reject(throwsOnToString)),
+    );
     expect(() => dispatcher.dispatch('sync', json(1), packet('sync'))).not.toThrow();
     void dispatcher.dispatch('async', json(1), packet('async'));
     await dispatcher.drain(1_000);
@@ -309,17 +332,25 @@ describe('MessageDispatcher when a handler fails', () => {
 
   it('hands the error to the exception filters; what they return is the reply, what they rethrow is logged', async () => {
     const { dispatcher, on, handler, logger, replies } = setup();
-    on('handled', handler('Handled', { reply: true, filterError: () => Promise.resolve({ fallback: true }) }, () => {
-      throw new Error('caught by a filter');
-    }));
-    on('unhandled', handler('Unhandled', { filterError: (error) => Promise.reject(error) }, () => {
-      throw new Error('not caught');
-    }));
+    on(
+      'handled',
+      handler('Handled', { reply: true, filterError: () => Promise.resolve({ fallback: true }) }, () => {
+        throw new Error('caught by a filter');
+      }),
+    );
+    on(
+      'unhandled',
+      handler('Unhandled', { filterError: (error) => Promise.reject(error) }, () => {
+        throw new Error('not caught');
+      }),
+    );
     void dispatcher.dispatch('handled', json(1), request('handled'));
     void dispatcher.dispatch('unhandled', json(1), packet('unhandled'));
     await dispatcher.drain(1_000);
     expect(replies.map(([, outcome]) => outcome)).toEqual([{ value: { fallback: true } }]);
-    expect(logger.lines.map((line) => [line.level, line.text.split('\n')[0]])).toEqual([['error', "Unhandled failed on 'unhandled': not caught Error: not caught"]]);
+    expect(logger.lines.map((line) => [line.level, line.text.split('\n')[0]])).toEqual([
+      ['error', "Unhandled failed on 'unhandled': not caught Error: not caught"],
+    ]);
   });
 });
 
@@ -427,9 +458,18 @@ describe('MessageDispatcher with Nest guards and pipes (real ExternalContextCrea
 describe('MessageDispatcher replies (MQTT 5 request/response)', () => {
   it('replies with the return value only for handlers with reply: true and only to messages with a response topic', async () => {
     const { dispatcher, on, handler, replies } = setup();
-    on('req', handler('Replier', { reply: true }, () => 'answer'));
-    on('req', handler('Silent', {}, () => 'not sent'));
-    on('req', handler('AsyncReplier', { reply: true }, () => Promise.resolve({ ok: 1 })));
+    on(
+      'req',
+      handler('Replier', { reply: true }, () => 'answer'),
+    );
+    on(
+      'req',
+      handler('Silent', {}, () => 'not sent'),
+    );
+    on(
+      'req',
+      handler('AsyncReplier', { reply: true }, () => Promise.resolve({ ok: 1 })),
+    );
     const asked = request('req');
     void dispatcher.dispatch('req', json(1), asked);
     void dispatcher.dispatch('req', json(1), packet('req')); // no response topic: nobody to answer
@@ -443,7 +483,10 @@ describe('MessageDispatcher replies (MQTT 5 request/response)', () => {
   it('does not reply when the handler returned nothing', async () => {
     const { dispatcher, on, handler, replies } = setup();
     on('req', handler('Void', { reply: true }));
-    on('req', handler('AsyncVoid', { reply: true }, () => Promise.resolve(undefined)));
+    on(
+      'req',
+      handler('AsyncVoid', { reply: true }, () => Promise.resolve(undefined)),
+    );
     void dispatcher.dispatch('req', json(1), request('req'));
     await dispatcher.drain(1_000);
     expect(replies).toEqual([]);
@@ -451,7 +494,10 @@ describe('MessageDispatcher replies (MQTT 5 request/response)', () => {
 
   it('replies a generic error text by default, so handler internals do not reach the requester', async () => {
     const { dispatcher, on, handler, replies } = setup();
-    on('req', handler('Broken', { reply: true }, () => Promise.reject(new Error('db password wrong'))));
+    on(
+      'req',
+      handler('Broken', { reply: true }, () => Promise.reject(new Error('db password wrong'))),
+    );
     on('bad', handler('Strict', { reply: true, format: 'json' }));
     void dispatcher.dispatch('req', json(1), request('req'));
     void dispatcher.dispatch('bad', Buffer.from('{'), request('bad'));
@@ -461,9 +507,12 @@ describe('MessageDispatcher replies (MQTT 5 request/response)', () => {
 
   it('replies the error text when replyErrorDetails is on', async () => {
     const { dispatcher, on, handler, replies } = setup({ replyErrorDetails: true });
-    on('req', handler('Broken', { reply: true }, () => {
-      throw new Error('out of stock');
-    }));
+    on(
+      'req',
+      handler('Broken', { reply: true }, () => {
+        throw new Error('out of stock');
+      }),
+    );
     on('bad', handler('Strict', { reply: true, format: 'json' }));
     void dispatcher.dispatch('req', json(1), request('req'));
     void dispatcher.dispatch('bad', Buffer.from('{'), request('bad'));
@@ -492,7 +541,10 @@ describe('MessageDispatcher drain, inFlight and acknowledgement after the handle
     const first = deferred();
     const second = deferred();
     const pending = [first, second];
-    on('t', handler('Slow', {}, () => pending.shift()?.promise));
+    on(
+      't',
+      handler('Slow', {}, () => pending.shift()?.promise),
+    );
     void dispatcher.dispatch('t', json(1), packet('t'));
     void dispatcher.dispatch('t', json(2), packet('t'));
     expect(dispatcher.inFlight).toBe(2);
@@ -511,10 +563,23 @@ describe('MessageDispatcher drain, inFlight and acknowledgement after the handle
 
   it('logs a reply that throws after an asynchronous handler, and still counts the handler as finished', async () => {
     const logger = new CaptureLogger();
-    const dispatcher = new MessageDispatcher('plant', 1_024, logger, () => {
-      throw new Error('replier broke');
-    }, undefined);
-    dispatcher.addTopicHandler(parseTopicFilter('req'), { label: 'Async#reply', reply: true, needsContext: false, format: 'auto', ack: 'auto', invoke: () => Promise.resolve('v') });
+    const dispatcher = new MessageDispatcher(
+      'plant',
+      1_024,
+      logger,
+      () => {
+        throw new Error('replier broke');
+      },
+      undefined,
+    );
+    dispatcher.addTopicHandler(parseTopicFilter('req'), {
+      label: 'Async#reply',
+      reply: true,
+      needsContext: false,
+      format: 'auto',
+      ack: 'auto',
+      invoke: () => Promise.resolve('v'),
+    });
     void dispatcher.dispatch('req', json(1), request('req'));
     expect(dispatcher.inFlight).toBe(1);
     for (let turn = 0; turn < 5; turn++) await Promise.resolve();
@@ -534,7 +599,10 @@ describe('MessageDispatcher drain, inFlight and acknowledgement after the handle
   it('resolves drain() false when handlers are still running at the timeout', async () => {
     jest.useFakeTimers();
     const { dispatcher, on, handler } = setup();
-    on('t', handler('Stuck', {}, () => new Promise<void>(() => undefined)));
+    on(
+      't',
+      handler('Stuck', {}, () => new Promise<void>(() => undefined)),
+    );
     void dispatcher.dispatch('t', json(1), packet('t'));
     const draining = dispatcher.drain(5_000);
     jest.advanceTimersByTime(5_000);
@@ -545,8 +613,14 @@ describe('MessageDispatcher drain, inFlight and acknowledgement after the handle
   it("returns a promise for 'after-handler' handlers that settles when they finish and never rejects", async () => {
     const { dispatcher, on, handler } = setup();
     const work = deferred();
-    on('t', handler('AfterHandler', { ack: 'after-handler' }, () => work.promise));
-    on('u', handler('Auto', {}, () => new Promise<void>(() => undefined)));
+    on(
+      't',
+      handler('AfterHandler', { ack: 'after-handler' }, () => work.promise),
+    );
+    on(
+      'u',
+      handler('Auto', {}, () => new Promise<void>(() => undefined)),
+    );
     expect(dispatcher.needsAckAfterHandler).toBe(true);
     const ack = dispatcher.dispatch('t', json(1), packet('t', undefined, 1));
     expect(ack).toBeInstanceOf(Promise);

@@ -247,9 +247,7 @@ export class MessageDispatcher {
     const routes: Route[] = [];
     for (const { id, route } of chosen.values()) if (known.includes(id)) routes.push(route);
     if (routes.length === 0) return undefined;
-    return routes.length === 1
-      ? this.run(routes[0], topic, payload, packet, undefined)
-      : this.runAll(routes, topic, payload, packet);
+    return routes.length === 1 ? this.run(routes[0], topic, payload, packet, undefined) : this.runAll(routes, topic, payload, packet);
   }
 
   /**
@@ -292,12 +290,7 @@ export class MessageDispatcher {
     return this.running;
   }
 
-  private runAll(
-    routes: readonly Route[],
-    topic: string,
-    payload: Buffer,
-    packet: IPublishPacket,
-  ): Promise<void> | undefined {
+  private runAll(routes: readonly Route[], topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> | undefined {
     // Several filters of one method may match; it still runs once. Decoded values are shared.
     const seen = new Set<object>();
     const decoded = new Map<PayloadFormat, unknown>();

@@ -2,17 +2,7 @@
 export type MqttAckMode = 'auto' | 'after-handler';
 
 /** Client events a method can be bound to. */
-export type MqttEvent =
-  | 'message'
-  | 'connect'
-  | 'disconnect'
-  | 'reconnect'
-  | 'offline'
-  | 'error'
-  | 'publish'
-  | 'subscribe'
-  | 'unsubscribe'
-  | 'log';
+export type MqttEvent = 'message' | 'connect' | 'disconnect' | 'reconnect' | 'offline' | 'error' | 'publish' | 'subscribe' | 'unsubscribe' | 'log';
 
 /**
  * Parameter kinds. PAYLOAD and TOPIC_PARAM reuse Nest's numbers for `body` and `param`, so

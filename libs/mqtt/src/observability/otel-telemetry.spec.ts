@@ -15,7 +15,16 @@ const gauges: TelemetryGauges = {
 };
 const handler = { label: 'Rooms#temperature', filter: 'home/+room/temperature', share: undefined };
 const packet = (userProperties?: Record<string, string>): IPublishPacket =>
-  ({ cmd: 'publish', topic: 'home/kitchen/temperature', payload: Buffer.from('21'), qos: 1, messageId: 7, retain: false, dup: false, properties: userProperties && { userProperties } }) as IPublishPacket;
+  ({
+    cmd: 'publish',
+    topic: 'home/kitchen/temperature',
+    payload: Buffer.from('21'),
+    qos: 1,
+    messageId: 7,
+    retain: false,
+    dup: false,
+    properties: userProperties && { userProperties },
+  }) as IPublishPacket;
 
 let harness: OtelHarness | undefined;
 afterEach(async () => {

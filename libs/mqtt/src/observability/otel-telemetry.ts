@@ -1,16 +1,7 @@
 import type * as Otel from '@opentelemetry/api';
 import type { IPublishPacket } from 'mqtt';
 import type { MqttPublishProperties } from '../interfaces/mqtt-message.interface.js';
-import type {
-  DropReason,
-  MessageTelemetry,
-  ProcessSpan,
-  RunOutcome,
-  SendInfo,
-  SendSpan,
-  TelemetryGauges,
-  TelemetryHandler,
-} from './message-telemetry.js';
+import type { DropReason, MessageTelemetry, ProcessSpan, RunOutcome, SendInfo, SendSpan, TelemetryGauges, TelemetryHandler } from './message-telemetry.js';
 
 /** The instrumentation scope: spans and metrics name this library. */
 export const INSTRUMENTATION_NAME = 'nestjs-mqtt';
@@ -113,10 +104,19 @@ export class OtelTelemetry implements MessageTelemetry {
     if (!meter) return;
     const duration = { unit: 's', advice: { explicitBucketBoundaries: DURATION_BUCKETS } };
     this.consumed = meter.createCounter(METRIC.consumed, { unit: '{message}', description: 'Messages the client received (every copy, before routing)' });
-    this.processDuration = meter.createHistogram(METRIC.processDuration, { ...duration, description: 'Handler run duration; error.type is set on failed and refused runs' });
+    this.processDuration = meter.createHistogram(METRIC.processDuration, {
+      ...duration,
+      description: 'Handler run duration; error.type is set on failed and refused runs',
+    });
     this.sent = meter.createCounter(METRIC.sent, { unit: '{message}', description: 'Publishes (and replies) completed or failed' });
-    this.operationDuration = meter.createHistogram(METRIC.operationDuration, { ...duration, description: 'Publish duration, until written (QoS 0) or acknowledged (QoS 1/2)' });
-    this.droppedCounter = meter.createCounter(METRIC.dropped, { unit: '{message}', description: 'Messages or handler runs that reached no handler code, by reason' });
+    this.operationDuration = meter.createHistogram(METRIC.operationDuration, {
+      ...duration,
+      description: 'Publish duration, until written (QoS 0) or acknowledged (QoS 1/2)',
+    });
+    this.droppedCounter = meter.createCounter(METRIC.dropped, {
+      unit: '{message}',
+      description: 'Messages or handler runs that reached no handler code, by reason',
+    });
     this.acknowledged = meter.createCounter(METRIC.acknowledged, { unit: '{message}', description: 'QoS 1/2 publishes the broker acknowledged' });
     this.reconnects = meter.createCounter(METRIC.reconnects, { unit: '{reconnect}', description: 'Connections lost and made again' });
     const active = meter.createObservableGauge(METRIC.activeHandlers, { unit: '{handler}', description: 'Handler runs in progress' });

@@ -93,7 +93,9 @@ export function mqttOptionsFromEnv(env: Env = process.env, prefix = 'MQTT'): Mqt
       }
       tls.minVersion = minVersion;
     }
-    const certReqs = read('TLS_CERT_REQS')?.toUpperCase().replace(/^SSL\./, '');
+    const certReqs = read('TLS_CERT_REQS')
+      ?.toUpperCase()
+      .replace(/^SSL\./, '');
     if (certReqs !== undefined && !['CERT_REQUIRED', 'CERT_OPTIONAL', 'CERT_NONE'].includes(certReqs)) {
       throw new MqttConfigError(key('TLS_CERT_REQS'), `must be CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE, got ${JSON.stringify(certReqs)}`);
     }

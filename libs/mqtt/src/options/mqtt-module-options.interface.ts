@@ -41,7 +41,6 @@ export interface MqttWillOptions {
 /** How `app.init()` treats the first connection. */
 export type MqttConnectPolicy = 'wait' | 'background';
 
-
 export interface MqttModuleOptions {
   /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL; credentials in it are used and never logged. */
   url?: string;

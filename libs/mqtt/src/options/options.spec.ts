@@ -56,7 +56,9 @@ describe('resolveMqttOptions', () => {
     // at most the largest MQTT packet (a 268,435,455-byte remaining length and a 5-byte fixed header)
     expect(packetSize({ protocolVersion: 5, maxPayloadBytes: 268_435_455 })).toBe(268_435_460);
     // the user's own value wins, and other CONNECT properties are kept
-    const own = toClientOptions(resolveMqttOptions({ protocolVersion: 5, clean: false, clientId: 'p', clientOptions: { properties: { maximumPacketSize: 5_000, receiveMaximum: 10 } } }));
+    const own = toClientOptions(
+      resolveMqttOptions({ protocolVersion: 5, clean: false, clientId: 'p', clientOptions: { properties: { maximumPacketSize: 5_000, receiveMaximum: 10 } } }),
+    );
     expect(own.properties).toEqual({ maximumPacketSize: 5_000, receiveMaximum: 10, sessionExpiryInterval: 0xffffffff });
     // MQTT 3.1.1 has no way to say it
     expect(toClientOptions(resolveMqttOptions({})).properties).toBeUndefined();
@@ -126,8 +128,15 @@ describe('resolveMqttOptions', () => {
   });
 
   it('hands the TLS options to the websocket too on wss:, where mqtt.js forwards only some of them', () => {
-    const client = toClientOptions(resolveMqttOptions({ url: 'wss://h', insecure: true, tls: { servername: 'broker.example', minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256' } }));
-    expect(client.wsOptions).toMatchObject({ rejectUnauthorized: true, servername: 'broker.example', minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256' });
+    const client = toClientOptions(
+      resolveMqttOptions({ url: 'wss://h', insecure: true, tls: { servername: 'broker.example', minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256' } }),
+    );
+    expect(client.wsOptions).toMatchObject({
+      rejectUnauthorized: true,
+      servername: 'broker.example',
+      minVersion: 'TLSv1.3',
+      ciphers: 'TLS_AES_128_GCM_SHA256',
+    });
     expect((client.wsOptions as { checkServerIdentity?: unknown }).checkServerIdentity).toBeInstanceOf(Function);
     // a raw wsOptions switch cannot undo verification
     const raw = toClientOptions(resolveMqttOptions({ url: 'wss://h', clientOptions: { wsOptions: { rejectUnauthorized: true, headers: { a: 'b' } } } }));
@@ -175,8 +184,16 @@ describe('resolveMqttOptions', () => {
     [{ url: 'mqtts://h', tls: { certs: 'x' } as never }, 'tls.certs', /did you mean 'tls.cert'\?/],
     [{ frobnicate: 1 } as never, 'frobnicate', /^Invalid MQTT option 'frobnicate': unknown option \(raw mqtt.js options go in clientOptions\)$/],
     [{ url: 'mqtts://h', clientOptions: { rejectUnauthorized: false } }, 'clientOptions.rejectUnauthorized', /tls: \{ rejectUnauthorized: false \}/],
-    [{ url: 'mqtts://h', insecure: true, clientOptions: { rejectUnauthorized: false } }, 'clientOptions.rejectUnauthorized', /tls: \{ rejectUnauthorized: false \}/],
-    [{ url: 'wss://h', clientOptions: { wsOptions: { rejectUnauthorized: false } } }, 'clientOptions.wsOptions.rejectUnauthorized', /tls: \{ rejectUnauthorized: false \}/],
+    [
+      { url: 'mqtts://h', insecure: true, clientOptions: { rejectUnauthorized: false } },
+      'clientOptions.rejectUnauthorized',
+      /tls: \{ rejectUnauthorized: false \}/,
+    ],
+    [
+      { url: 'wss://h', clientOptions: { wsOptions: { rejectUnauthorized: false } } },
+      'clientOptions.wsOptions.rejectUnauthorized',
+      /tls: \{ rejectUnauthorized: false \}/,
+    ],
     [{ url: 'mqtts://h', tls: { rejectUnauthorized: 'false' as never } }, 'tls.rejectUnauthorized', /true or false/],
   ];
 
@@ -225,7 +242,10 @@ describe('resolveMqttOptions', () => {
   });
 
   it('never echoes a TLS value that may be key material, only what looks like a path', () => {
-    const rawKeyBody = privateKeyPem.split('\n').filter((line) => !line.startsWith('-----')).join('');
+    const rawKeyBody = privateKeyPem
+      .split('\n')
+      .filter((line) => !line.startsWith('-----'))
+      .join('');
     const base64Key = Buffer.from(privateKeyPem).toString('base64');
     const cases: Array<[field: 'ca' | 'cert' | 'key', value: string, secret: string]> = [
       ['ca', rawKeyBody, rawKeyBody.slice(0, 40)],
@@ -250,7 +270,13 @@ describe('resolveMqttOptions', () => {
     const cert = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
     const resolved = resolveMqttOptions({
       url: 'mqtts://h',
-      tls: { ca: cert.toString('base64'), cert: cert.toString('base64'), key: Buffer.from(privateKeyPem).toString('base64').replace(/(.{64})/g, '$1\n') },
+      tls: {
+        ca: cert.toString('base64'),
+        cert: cert.toString('base64'),
+        key: Buffer.from(privateKeyPem)
+          .toString('base64')
+          .replace(/(.{64})/g, '$1\n'),
+      },
     });
     expect(resolved.tls?.ca).toEqual([cert]);
     expect(resolved.tls?.key?.toString()).toBe(privateKeyPem);

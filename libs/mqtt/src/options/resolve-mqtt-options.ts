@@ -22,13 +22,7 @@ import {
 } from './assert.js';
 import { resolveAddress } from './broker-url.js';
 import { MQTT_DEFAULTS } from './mqtt-defaults.js';
-import type {
-  MqttConnectPolicy,
-  MqttModuleOptions,
-  MqttProtocol,
-  MqttTlsVerification,
-  MqttWillOptions,
-} from './mqtt-module-options.interface.js';
+import type { MqttConnectPolicy, MqttModuleOptions, MqttProtocol, MqttTlsVerification, MqttWillOptions } from './mqtt-module-options.interface.js';
 import { assertKnownOptionKeys, MODULE_OPTION_KEYS, WILL_OPTION_KEYS } from './option-keys.js';
 import { assertNoRawVerificationSwitch, resolveTls, tlsVerification, type ResolvedTls } from './tls-options.js';
 
@@ -149,8 +143,7 @@ function resolveSession(options: MqttModuleOptions): Session {
     keepalive: optionalInteger(options.keepalive, 'keepalive', configError, 0, 65_535) ?? MQTT_DEFAULTS.keepalive,
     clean,
     protocolVersion,
-    sessionExpiryInterval:
-      givenSessionExpiry ?? (!clean && protocolVersion === 5 ? MQTT_DEFAULTS.durableSessionExpiryInterval : undefined),
+    sessionExpiryInterval: givenSessionExpiry ?? (!clean && protocolVersion === 5 ? MQTT_DEFAULTS.durableSessionExpiryInterval : undefined),
   };
 }
 
@@ -206,7 +199,8 @@ function resolveDelivery(options: MqttModuleOptions): Delivery {
     dedupeWindowMs: optionalInteger(options.dedupeWindowMs, 'dedupeWindowMs', configError, 1, 86_400_000),
     reply: optionalBoolean(options.reply, 'reply', configError) ?? MQTT_DEFAULTS.reply,
     replyErrorDetails: optionalBoolean(options.replyErrorDetails, 'replyErrorDetails', configError) ?? MQTT_DEFAULTS.replyErrorDetails,
-    replyBacklogBytes: optionalInteger(options.replyBacklogBytes, 'replyBacklogBytes', configError, 0, Number.MAX_SAFE_INTEGER) ?? MQTT_DEFAULTS.replyBacklogBytes,
+    replyBacklogBytes:
+      optionalInteger(options.replyBacklogBytes, 'replyBacklogBytes', configError, 0, Number.MAX_SAFE_INTEGER) ?? MQTT_DEFAULTS.replyBacklogBytes,
   };
 }
 
@@ -215,7 +209,9 @@ const MQTT31_MAX_CLIENT_ID = 23;
 
 function generateClientId(): string {
   const prefix = MQTT_DEFAULTS.clientIdPrefix;
-  return `${prefix}${randomBytes(8).toString('hex').slice(0, MQTT31_MAX_CLIENT_ID - prefix.length)}`;
+  return `${prefix}${randomBytes(8)
+    .toString('hex')
+    .slice(0, MQTT31_MAX_CLIENT_ID - prefix.length)}`;
 }
 
 /** The will, checked as a publish would be (topic, QoS, payload, MQTT 5 properties), with its payload encoded. */

@@ -26,9 +26,10 @@ export function resolveTls(tls: MqttTlsOptions): ResolvedTls {
   if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') {
     throw new MqttConfigError('tls.minVersion', `must be 'TLSv1.2' or 'TLSv1.3' (older versions are broken), got ${JSON.stringify(minVersion)}`);
   }
-  const ca = tls.ca === undefined ? undefined : (Array.isArray(tls.ca) ? tls.ca : [tls.ca]).map((source, i) =>
-    readPem(source, Array.isArray(tls.ca) ? `tls.ca[${i}]` : 'tls.ca'),
-  );
+  const ca =
+    tls.ca === undefined
+      ? undefined
+      : (Array.isArray(tls.ca) ? tls.ca : [tls.ca]).map((source, i) => readPem(source, Array.isArray(tls.ca) ? `tls.ca[${i}]` : 'tls.ca'));
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
     throw new MqttConfigError(tls.cert === undefined ? 'tls.cert' : 'tls.key', 'mutual TLS needs both tls.cert and tls.key');
   }
@@ -134,4 +135,3 @@ export function tlsClientOptions(tls: ResolvedTls, verification: MqttTlsVerifica
     ...(verification === 'no-hostname' ? { checkServerIdentity: skipHostNameCheck } : {}),
   };
 }
-

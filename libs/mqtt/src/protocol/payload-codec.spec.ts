@@ -35,7 +35,12 @@ describe('decodePayload', () => {
   it('runs a custom codec, reporting its failures as decode failures', () => {
     const codec = { name: 'csv', decode: (bytes: Buffer, topic: string) => ({ topic, cells: bytes.toString().split(',') }) };
     expect(decodePayload(Buffer.from('a,b'), codec, MAX, 'x/y')).toEqual({ topic: 'x/y', cells: ['a', 'b'] });
-    const strict = { name: 'strict', decode: () => { throw new Error('bad frame'); } };
+    const strict = {
+      name: 'strict',
+      decode: () => {
+        throw new Error('bad frame');
+      },
+    };
     expect(() => decodePayload(Buffer.from('a'), strict, MAX, 't')).toThrow(new PayloadDecodeFailure('bad frame'));
     expect(() => decodePayload(Buffer.alloc(MAX + 1), codec, MAX, 't')).toThrow(/exceed maxPayloadBytes/);
   });

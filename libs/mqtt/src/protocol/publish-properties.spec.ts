@@ -99,7 +99,10 @@ describe('assertPublishProperties', () => {
 
   it('refuses enumerable keys inherited through the prototype, which mqtt-packet counts but does not write', () => {
     const inherited = Object.create({ contentType: 'text/plain' }) as object;
-    expect(refusal(() => assertPublishProperties(inherited, FIELD))).toMatchObject({ argument: `${FIELD}.contentType`, message: expect.stringMatching(/inherited/) });
+    expect(refusal(() => assertPublishProperties(inherited, FIELD))).toMatchObject({
+      argument: `${FIELD}.contentType`,
+      message: expect.stringMatching(/inherited/),
+    });
     const userProperties = Object.create({ injected: 'x' }) as Record<string, string>;
     userProperties.own = 'y';
     expect(() => assertPublishProperties({ userProperties }, FIELD)).not.toThrow();
@@ -122,7 +125,7 @@ describe('assertPublishProperties', () => {
     expect(roundTrip(maximal)).toEqual({ ...maximal, userProperties: { a: 'b', list: ['x', 'y'], 'ünï': 'cødé', '': '' } });
     // Random property bags: acceptance must imply that mqtt.js can encode them.
     let seed = 7;
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
     const values: Record<string, readonly unknown[]> = {
       payloadFormatIndicator: [true, false, 0, 'yes'],

@@ -32,7 +32,11 @@ describe('TopicRouter.match', () => {
     [['$SYS/#'], '$SYS/broker/uptime', ['$SYS/#']],
     [['$SYS/+/uptime'], '$SYS/broker/uptime', ['$SYS/+/uptime']],
     // shared prefixes: every matching filter, in no particular order
-    [['home/+/temp', 'home/kitchen/temp', 'home/#', '+/kitchen/+', 'home/+/hum'], 'home/kitchen/temp', ['home/+/temp', 'home/kitchen/temp', 'home/#', '+/kitchen/+']],
+    [
+      ['home/+/temp', 'home/kitchen/temp', 'home/#', '+/kitchen/+', 'home/+/hum'],
+      'home/kitchen/temp',
+      ['home/+/temp', 'home/kitchen/temp', 'home/#', '+/kitchen/+'],
+    ],
     // $share/<group>/ is stripped for matching
     [['$share/g1/home/+/temp'], 'home/x/temp', ['$share/g1/home/+/temp']],
     [['$share/g1/#'], 'home/x', ['$share/g1/#']],
@@ -260,7 +264,7 @@ describe('TopicRouter against a plain matcher', () => {
 
   it('agrees on random filters, topics, additions and removals', () => {
     let seed = 42;
-    const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);
+    const random = (n: number) => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
     const words = ['a', 'b', '', '$s'];
     const level = (wild: boolean) => (wild && random(3) === 0 ? (random(2) ? '+' : '#') : words[random(words.length)]);
     const filter = () => {

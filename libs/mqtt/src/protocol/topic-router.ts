@@ -26,7 +26,11 @@ class RouterNode<T> {
     if (found) return found;
     const created = new RouterNode<T>();
     if (this.children) this.children.set(level, created);
-    else if (this.sole) this.children = new Map([[this.soleKey as string, this.sole], [level, created]]);
+    else if (this.sole)
+      this.children = new Map([
+        [this.soleKey as string, this.sole],
+        [level, created],
+      ]);
     else {
       this.soleKey = level;
       this.sole = created;

@@ -1,8 +1,2 @@
-export {
-  startEmbeddedBroker,
-  createTestBroker,
-  EmbeddedBrokerListenError,
-  type EmbeddedBroker,
-  type EmbeddedBrokerOptions,
-} from './embedded-broker.js';
+export { startEmbeddedBroker, createTestBroker, EmbeddedBrokerListenError, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
 export { freePort, acceptsConnections } from './ports.js';
