@@ -15,15 +15,7 @@ import {
   optionalInteger,
 } from './assert.js';
 import { showValue } from '../errors/describe-error.js';
-
-function refusal(check: () => unknown): Error | undefined {
-  try {
-    check();
-  } catch (error) {
-    return error as Error;
-  }
-  return undefined;
-}
+import { refusal } from '../../../../test/support/refusal.js';
 
 describe('one rule, the caller’s error type', () => {
   const factories: Array<[name: string, fail: ErrorFactory, type: new (...args: never[]) => Error, message: string]> = [

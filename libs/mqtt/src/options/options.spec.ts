@@ -8,17 +8,9 @@ import { toClientOptions } from './client-options.js';
 import { MQTT_DEFAULTS } from './mqtt-defaults.js';
 import type { MqttModuleOptions } from './mqtt-module-options.interface.js';
 import { resolveMqttOptions } from './resolve-mqtt-options.js';
+import { refusal } from '../../../../test/support/refusal.js';
 
 const privateKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-
-function refusal(check: () => unknown): Error | undefined {
-  try {
-    check();
-  } catch (error) {
-    return error as Error;
-  }
-  return undefined;
-}
 
 /** The secret is in none of the ways an error gets printed: message, String(), stack, util.inspect (with its cause). */
 function expectNoSecret(error: Error | undefined, secret: string): void {

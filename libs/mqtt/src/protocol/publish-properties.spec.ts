@@ -3,17 +3,9 @@ import mqttPacket from 'mqtt-packet';
 import { MqttArgumentError } from '../errors/mqtt-argument.error.js';
 import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import { assertPublishProperties, assertWillProperties } from './publish-properties.js';
+import { refusal } from '../../../../test/support/refusal.js';
 
 const FIELD = 'options.properties';
-
-function refusal(check: () => void): Error | undefined {
-  try {
-    check();
-  } catch (error) {
-    return error as Error;
-  }
-  return undefined;
-}
 
 /** What mqtt.js would write: mqtt-packet's encoding of a PUBLISH with these properties, parsed back. */
 function roundTrip(properties: object): unknown {
