@@ -139,6 +139,33 @@ describe('OpenTelemetry traces', () => {
   });
 });
 
+describe('telemetry: false and describe()', () => {
+  it('with telemetry: false a client records no span, while stats() still counts', async () => {
+    const app = await suite.boot([Readings], { protocolVersion: 5, telemetry: false }, logger);
+    await app.get(MqttService).publish('fleet/quiet/telemetry', { v: 1 }, { qos: 1 });
+    await app.get(Readings).seen.waitFor(1);
+    expect(otel.spans.items.filter((span) => String(span.attributes['messaging.destination.name']).startsWith('fleet/quiet'))).toEqual([]);
+    expect(app.get(MqttService).stats().messages).toMatchObject({ received: 1, handled: 1, published: 1, acknowledged: 1 });
+  });
+
+  it('describes the bound handlers, the held subscriptions and the connection', async () => {
+    const plain = await boot([Readings, Pricing], 'describe');
+    const description = plain.get(MqttService).describe();
+    expect(description).toMatchObject({ client: 'default', clientId: `otel-describe-${process.pid}`, protocolVersion: 5, status: 'connected' });
+    expect(description.url).toBe(suite.broker.url());
+    expect(description.handlers).toEqual([
+      { handler: 'Readings#reading', filter: 'fleet/+device/telemetry', share: undefined, payload: 'json', ack: 'auto', reply: true, qos: 0 },
+      { handler: 'Pricing#quote', filter: 'pricing/quote', share: undefined, payload: 'auto', ack: 'auto', reply: true, qos: 0 },
+    ]);
+    expect(description.subscriptions).toEqual(
+      expect.arrayContaining([
+        { filter: 'fleet/+/telemetry', qos: 0, granted: 0, identifier: expect.any(Number) },
+        { filter: 'pricing/quote', qos: 0, granted: 0, identifier: expect.any(Number) },
+      ]),
+    );
+  });
+});
+
 describe('OpenTelemetry metrics', () => {
   it('counts known traffic exactly: sent, consumed, handled, failed and decode failures', async () => {
     const app = await boot([Readings], 'metrics');

@@ -334,7 +334,8 @@ export class MessageDispatcher {
 
     const context = handler.needsContext ? new MqttContext(topic, packet, this.clientName, route.filter) : undefined;
     const span = counters && this.telemetry?.process(route.tag, topic, packet);
-    const started = counters ? performance.now() : 0;
+    // -1: this run is not timed (see HandlerCounters.timeThisRun).
+    const started = counters?.timeThisRun() ? performance.now() : -1;
     let result: unknown;
     try {
       result = span ? span.run(() => handler.invoke(value, topic, packet, context)) : handler.invoke(value, topic, packet, context);
@@ -360,7 +361,7 @@ export class MessageDispatcher {
 
   private succeeded(counters: HandlerCounters, started: number, span: ProcessSpan | undefined): void {
     counters.handled++;
-    counters.durations.record(performance.now() - started);
+    if (started >= 0) counters.durations.record(performance.now() - started);
     if (this.stats) this.stats.handled++;
     span?.end('ok');
   }
@@ -370,7 +371,7 @@ export class MessageDispatcher {
     const { counters } = route;
     if (!counters) return noop;
     return (outcome, error) => {
-      counters.durations.record(performance.now() - started);
+      if (started >= 0) counters.durations.record(performance.now() - started);
       if (outcome === 'ok') {
         counters.handled++;
         if (this.stats) this.stats.handled++;

@@ -9,8 +9,20 @@ export class HandlerCounters {
   lastError: { message: string; at: Date } | undefined;
   readonly durations = new DurationHistogram();
   readonly filters: string[] = [];
+  private runs = 0;
 
   constructor(readonly handler: string) {}
+
+  /**
+   * Whether to time this run: every run of the first 1,024, then one in 16. Two clock reads cost more than the
+   * rest of the bookkeeping together (about 2 x 40-90 ns); a uniform sample keeps the quantiles unbiased.
+   */
+  timeThisRun(): boolean {
+    return this.runs++ < HandlerCounters.TIME_EVERY_RUN_UNTIL || (this.runs & HandlerCounters.SAMPLE_MASK) === 0;
+  }
+
+  private static readonly TIME_EVERY_RUN_UNTIL = 1024;
+  private static readonly SAMPLE_MASK = 15;
 
   fail(message: string): void {
     this.failed++;

@@ -62,7 +62,10 @@ export interface MqttHandlerStats {
   readonly refused: number;
   /** The last failure, for a dashboard; its text is the error's message. */
   readonly lastError?: { readonly message: string; readonly at: Date };
-  /** Handler run durations in milliseconds; quantiles are at most 19% high (logarithmic buckets). */
+  /**
+   * Handler run durations in milliseconds: every run of the first 1,024, then one in 16 (`count` says how many were
+   * timed); quantiles are at most 19% high (logarithmic buckets).
+   */
   readonly durationMs: { readonly count: number; readonly p50: number; readonly p99: number; readonly max: number };
 }
 
