@@ -5,7 +5,9 @@ import { DashboardConfig } from './dashboard.config.js';
 
 async function main(): Promise<void> {
   const logger = new Logger('Dashboard');
-  const dashboard = await startDashboard(DashboardConfig.fromEnv(), logger);
+  const config = DashboardConfig.fromEnv();
+  const dashboard = await startDashboard(config, logger);
+  logger.log(`MQTT dashboard at ${dashboard.url}${config.token ? ' (the page asks for DASHBOARD_TOKEN)' : ''}`);
   const stop = (): void => {
     dashboard.close().catch((error: unknown) => {
       logger.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
