@@ -10,6 +10,7 @@ export * from './interfaces/index.js';
 export { MQTT_DEFAULTS } from './options/mqtt-defaults.js';
 export type {
   MqttModuleOptions,
+  MqttServerOptions,
   MqttTlsOptions,
   MqttWillOptions,
   MqttProtocol,
@@ -30,4 +31,5 @@ export type {
 export { TopicRouter } from './protocol/topic-router.js';
 export { parseTopicFilter, assertTopicName, topicFrom, type ParsedTopicFilter, type TopicFilterParam } from './protocol/topic-filter.js';
 export { mqttOptionsFromEnv } from './options/env-options.js';
+export { stableClientId, type StableClientIdOptions } from './options/stable-client-id.js';
 export { MQTT_LOG_INFO, MQTT_LOG_NOTICE, MQTT_LOG_WARNING, MQTT_LOG_ERR, MQTT_LOG_DEBUG, type MqttLogLevel } from './connection/client-log.js';

@@ -7,6 +7,7 @@ import type { SubscriptionRequest } from './connection/subscription-registry.js'
 import { MqttService } from './mqtt.service.js';
 import type { MqttModuleOptions } from './options/mqtt-module-options.interface.js';
 import { resolveMqttOptions } from './options/resolve-mqtt-options.js';
+import { strandedShareWarning } from './options/share-sessions.js';
 import { createTelemetry, loadOtelApi } from './observability/load-telemetry.js';
 
 /** A subscription a decorator asks for: its client, the request, and the handler (`Class#method`) for errors. */
@@ -91,11 +92,16 @@ export class MqttClientRegistry implements BeforeApplicationShutdown, OnApplicat
 
   /**
    * Starts every client with the subscriptions its decorators ask for (planned first: a conflict
-   * fails before any client connects). With `connect: 'wait'`, resolves once every client is
+   * fails before any client connects; `$share` handlers on a session that would strand their messages are
+   * warned about). With `connect: 'wait'`, resolves once every client is
    * connected and its decorated subscriptions are granted; a refused one fails the bootstrap.
    */
   async startAll(subscriptions: readonly DecoratedSubscription[]): Promise<void> {
     const plan = planSubscriptions(subscriptions);
+    for (const { connection, logger } of this.clients.values()) {
+      const warning = strandedShareWarning(connection.name, connection.options, plan.get(connection)?.keys() ?? []);
+      if (warning) logger.warn(warning);
+    }
     await Promise.all([...this.clients.values()].map((client) => this.start(client, plan.get(client.connection))));
   }
 

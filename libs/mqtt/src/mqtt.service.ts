@@ -63,6 +63,14 @@ export class MqttService {
   }
 
   /**
+   * The broker the client is connected to, or tries next, as a URL without credentials: with a failover list
+   * (`url: [...]`, `servers`) it changes when the client moves to another broker.
+   */
+  get server(): string {
+    return this.connection.server.displayUrl;
+  }
+
+  /**
    * What the client has done since it was created: messages received, handled, failed and dropped (by
    * reason), published and acknowledged, reconnects, queues, and per handler method its counts, last
    * error and duration quantiles. The same counts as the OpenTelemetry metrics, without OpenTelemetry.
@@ -71,7 +79,7 @@ export class MqttService {
     return this.connection.stats();
   }
 
-  /** The client as tools see it: broker URL (no credentials), client id, status, bound handlers and held subscriptions. */
+  /** The client as tools see it: broker URL and failover list (no credentials), client id, status, bound handlers and held subscriptions. */
   describe(): MqttClientDescription {
     return this.connection.describe();
   }

@@ -455,3 +455,83 @@ describe('MqttConnection, subscriptions and requests', () => {
     expect(error).toMatchObject({ message: expect.stringContaining('the client closed before a reply arrived') });
   });
 });
+
+describe('MqttConnection, failover list', () => {
+  /** A connection over a fake client, to a list of brokers. */
+  function failover(options: MqttModuleOptions) {
+    const logger = new Lines();
+    let fake: FakeMqttClient | undefined;
+    const connection = new MqttConnection('default', resolveMqttOptions(options), logger, (clientOptions) => {
+      fake = new FakeMqttClient(clientOptions);
+      return fake.client;
+    });
+    if (!fake) throw new Error('the connection did not create its client through the factory');
+    return { connection, fake, logger };
+  }
+  const refused = (message: string, code: number | string) => Object.assign(new Error(message), { code });
+
+  it("moves to the next broker at every reconnect, wrapping around, with that broker's credentials; logs and describe() name it", async () => {
+    const { connection, fake, logger } = failover({
+      servers: [{ url: 'mqtt://a.test:1883' }, { url: 'mqtt://b.test:1884', username: 'svc-b', password: 'pw-b' }, { url: 'mqtt://c.test:1885' }],
+      connect: 'background',
+    });
+    await connection.start();
+    expect(fake.options).toMatchObject({ host: 'a.test', port: 1883 });
+    expect(connection.describe()).toMatchObject({ url: 'mqtt://a.test:1883', servers: ['mqtt://a.test:1883', 'mqtt://b.test:1884', 'mqtt://c.test:1885'] });
+    fake.emit('error', refused('connect ECONNREFUSED 10.0.0.1:1883', 'ECONNREFUSED'));
+    fake.emit('reconnect');
+    expect(fake.options).toMatchObject({ host: 'b.test', hostname: 'b.test', port: 1884, username: 'svc-b', password: 'pw-b' });
+    fake.simulateConnect();
+    expect(connection.describe().url).toBe('mqtt://b.test:1884');
+    fake.simulateConnectionLoss();
+    fake.emit('reconnect');
+    expect(fake.options).toMatchObject({ host: 'c.test', port: 1885 });
+    expect(fake.options).not.toHaveProperty('username');
+    expect(fake.options).not.toHaveProperty('password');
+    fake.emit('reconnect');
+    expect(fake.options).toMatchObject({ host: 'a.test', port: 1883 });
+    expect(logger.lines).toEqual([
+      "error: Client 'default' (mqtt://a.test:1883): connect ECONNREFUSED 10.0.0.1:1883",
+      "log: Client 'default' connected to mqtt://b.test:1884",
+      "warn: Client 'default' lost its connection to mqtt://b.test:1884",
+    ]);
+  });
+
+  it("with connect: 'wait' passes over a broker that refuses for good, and fails once every broker did", async () => {
+    const { connection, fake, logger } = failover({ url: ['mqtt://a.test', 'mqtt://b.test'] });
+    const start = connection.start();
+    fake.emit('error', refused('Connection refused: Not authorized', 5));
+    fake.emit('reconnect');
+    await flush();
+    expect(fake.endCalls).toEqual([]);
+    expect(logger.lines).toEqual(["error: Client 'default' (mqtt://a.test:1883): Connection refused: Not authorized (5)"]);
+    fake.emit('error', refused('Connection refused: Bad username or password', 4));
+    await expect(start).rejects.toThrow(
+      'MQTT connection to mqtt://a.test:1883, mqtt://b.test:1883 failed: every broker refused: mqtt://a.test:1883: Connection refused: Not authorized (5); mqtt://b.test:1883: Connection refused: Bad username or password (4)',
+    );
+    expect(fake.endCalls.map((call) => call.force)).toEqual([true]);
+  });
+
+  it("with connect: 'wait' waits one round: connectTimeout per broker and reconnectPeriod between them", async () => {
+    jest.useFakeTimers();
+    const { connection, fake } = failover({ url: ['mqtt://a.test', 'mqtt://b.test'], connectTimeout: 1_000, reconnectPeriod: 100 });
+    const start = connection.start();
+    fake.emit('error', new Error('connack timeout'));
+    fake.emit('reconnect');
+    fake.emit('error', new Error('connack timeout'));
+    jest.advanceTimersByTime(2_099);
+    expect(fake.endCalls).toEqual([]);
+    jest.advanceTimersByTime(1);
+    await expect(start).rejects.toThrow('no CONNACK from any of the 2 brokers within 2100 ms (last error: mqtt://b.test:1883: connack timeout)');
+  });
+
+  it("with connect: 'wait' resolves when a later broker accepts", async () => {
+    const { connection, fake } = failover({ url: ['mqtts://a.test', 'mqtts://b.test'] });
+    const start = connection.start();
+    fake.emit('error', refused('certificate has expired', 'CERT_HAS_EXPIRED'));
+    fake.emit('reconnect');
+    fake.simulateConnect();
+    await start;
+    expect(connection.describe().url).toBe('mqtts://b.test:8883');
+  });
+});

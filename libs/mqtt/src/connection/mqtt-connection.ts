@@ -14,15 +14,17 @@ import { MessageDispatcher, type BoundHandler } from '../dispatch/message-dispat
 import { MessageObservers } from './message-observers.js';
 import { OfflineQueueGuard } from './offline-queue.js';
 import { TakeoverDetector } from './takeover-detector.js';
-import { toClientOptions } from '../options/client-options.js';
+import { toClientOptions, useServer } from '../options/client-options.js';
 import { MQTT_DEFAULTS } from '../options/mqtt-defaults.js';
 import type { ResolvedMqttOptions } from '../options/resolve-mqtt-options.js';
+import type { ResolvedServer } from '../options/servers.js';
 import { OutageLog } from './outage-log.js';
 import { encodePayload } from '../protocol/payload-codec.js';
 import type { ParsedTopicFilter } from '../protocol/topic-filter.js';
 import { RequestClient } from './request-client.js';
 import { SubscriptionRegistry, type SubscriptionRequest } from './subscription-registry.js';
 import { ClientCounters } from '../observability/client-stats.js';
+import { MAX_TIMER_DELAY_MS } from '../mqtt.constants.js';
 import type { MessageTelemetry, TelemetryGauges } from '../observability/message-telemetry.js';
 import type { MqttClientDescription, MqttStats } from '../observability/mqtt-stats.interface.js';
 import type { TelemetryClient } from '../observability/otel-telemetry.js';
@@ -73,6 +75,8 @@ export class MqttConnection {
   private readonly takeover: TakeoverDetector | undefined;
   /** Bounds the log lines of a long outage (one error per reconnect attempt). */
   private readonly outage = new OutageLog(MQTT_DEFAULTS.outageLogIntervalMs);
+  /** Which broker of `options.servers` the client is connected to, or tries next. */
+  private serverIndex = 0;
   private hasConnected = false;
   /** Between a CONNACK and the end of that connection. */
   private up = false;
@@ -102,8 +106,20 @@ export class MqttConnection {
     this.client = createClient({ ...toClientOptions(options), log: noop });
     this.publisher = new ClientPublisher(this.client, options.maxInflight, () => this.status.isStopped);
     this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
+    // Getters: spans name the broker of the moment, which changes when the client fails over.
+    const current = () => this.server;
     this.telemetry = createTelemetry?.(
-      { name, clientId: options.clientId, host: options.host, port: options.port, mqtt5: options.protocolVersion === 5 },
+      {
+        name,
+        clientId: options.clientId,
+        get host() {
+          return current().host;
+        },
+        get port() {
+          return current().port;
+        },
+        mqtt5: options.protocolVersion === 5,
+      },
       {
         status: () => this.status.value,
         inFlightHandlers: () => this.dispatcher.inFlight,
@@ -164,6 +180,11 @@ export class MqttConnection {
     return this.status.isStopped;
   }
 
+  /** The broker the client is connected to, or tries next (the first one until it starts). */
+  get server(): ResolvedServer {
+    return this.options.servers[this.serverIndex];
+  }
+
   /** Granted subscriptions, filter -> { topic, qos }. */
   get topics(): ReadonlyMap<string, TopicQos> {
     return this.subscriptions.topics;
@@ -189,7 +210,8 @@ export class MqttConnection {
     const byFilter = new Map(held.map((subscription) => [subscription.filter, subscription]));
     return {
       client: this.name,
-      url: this.options.displayUrl,
+      url: this.server.displayUrl,
+      servers: this.options.servers.map((server) => server.displayUrl),
       clientId: this.options.clientId,
       protocolVersion: this.options.protocolVersion,
       status: this.status.value,
@@ -260,7 +282,7 @@ export class MqttConnection {
     this.started = true;
     if (this.dispatcher.needsAckAfterHandler) this.installAckAfterHandler();
     if (this.options.logging || this.events.has('log')) {
-      const format = createLogFormatter([this.options.password]);
+      const format = createLogFormatter(this.options.servers.map((server) => server.password));
       this.client.log = (...args: unknown[]) => this.note(MQTT_LOG_DEBUG, format(args));
     }
     this.status.next('connecting');
@@ -445,12 +467,14 @@ export class MqttConnection {
       this.status.next('connected');
       this.publisher.connected(connack.properties?.receiveMaximum);
       const outage = this.outage.connected() ?? '';
-      this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.options.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}${outage}`);
+      this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.server.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}${outage}`);
       this.warnWeakTls();
       this.subscriptions.onConnect(connack.sessionPresent);
       this.events.emit('connect', connack);
     });
     client.on('reconnect', () => {
+      // mqtt.js emits 'reconnect' right before it builds the socket of the next attempt.
+      this.failOver();
       this.status.next('reconnecting');
       this.events.emit('reconnect');
     });
@@ -460,7 +484,7 @@ export class MqttConnection {
         this.takeover?.disconnected(this.lastDisconnect?.reasonCode);
         if (!this.closing) {
           this.status.next('offline');
-          this.note(MQTT_LOG_WARNING, `Client '${this.name}' lost its connection to ${this.options.displayUrl}`);
+          this.note(MQTT_LOG_WARNING, `Client '${this.name}' lost its connection to ${this.server.displayUrl}`);
         }
         this.events.emit('disconnect', { packet: this.lastDisconnect });
       }
@@ -477,17 +501,32 @@ export class MqttConnection {
       // Node reports some TLS failures twice; after the client was ended nothing is left to report.
       if (this.ended || error === WITHHELD) return;
       this.takeover?.failed();
-      if (this.hasConnected || this.options.connect === 'background') {
-        const line = this.outage.error(describeClientError(error));
-        if (line !== undefined) this.note(MQTT_LOG_ERR, `Client '${this.name}' (${this.options.displayUrl}): ${line}`);
+      // connect: 'wait' puts a bootstrap failure in its error; a failover list also logs the brokers it passes over.
+      if (this.hasConnected || this.options.connect === 'background' || this.options.servers.length > 1) {
+        const { displayUrl } = this.server;
+        const line = this.outage.error(describeClientError(error), displayUrl);
+        if (line !== undefined) this.note(MQTT_LOG_ERR, `Client '${this.name}' (${displayUrl}): ${line}`);
       }
       this.events.emit('error', error);
     });
   }
 
+  /**
+   * A failover list: the next attempt goes to the next broker, wrapping around. mqtt.js's own `servers` option
+   * rotates only host, port and protocol, and its TLS stream builder leaves the first host's `servername` behind
+   * for the next one; brokers of a list may differ in credentials, TLS options and websocket path, so the
+   * connection points mqtt.js's options at the whole next server itself (`useServer`).
+   */
+  private failOver(): void {
+    const { servers } = this.options;
+    if (servers.length < 2) return;
+    this.serverIndex = (this.serverIndex + 1) % servers.length;
+    useServer(this.client.options, this.options, this.server);
+  }
+
   /** At every connect, so the weakness cannot scroll out of sight in a long-running process. */
   private warnWeakTls(): void {
-    const { tlsVerification, displayUrl } = this.options;
+    const { tlsVerification, displayUrl } = this.server;
     if (tlsVerification === 'off') {
       this.note(MQTT_LOG_WARNING, `TLS certificate verification is OFF for ${displayUrl} (tls.rejectUnauthorized: false); anyone can impersonate the broker`);
     } else if (tlsVerification === 'no-hostname') {
@@ -498,7 +537,7 @@ export class MqttConnection {
   private reportTakeover(evidence: string): void {
     const reason = `client id '${this.options.clientId}' is probably in use by another client: ${evidence} (a broker restarting again and again looks the same); give each instance its own clientId`;
     this.note(MQTT_LOG_ERR, `Client '${this.name}': ${reason}`);
-    this.events.emit('error', new MqttConnectionError(this.options.displayUrl, reason));
+    this.events.emit('error', new MqttConnectionError(this.server.displayUrl, reason));
   }
 
   /**
@@ -558,10 +597,20 @@ export class MqttConnection {
     };
   }
 
+  /**
+   * Resolves on the first CONNACK. Rejects after `connectTimeout`, or at once on a refusal that retrying cannot
+   * mend. With a failover list the wait is one round (an attempt of up to `connectTimeout` per broker, with
+   * `reconnectPeriod` between them), and it fails early only once every broker refused that way.
+   */
   private waitForFirstConnection(): Promise<void> {
-    const { connectTimeout, displayUrl } = this.options;
+    const { connectTimeout, reconnectPeriod, servers } = this.options;
+    const single = servers.length === 1;
+    const url = servers.map((server) => server.displayUrl).join(', ');
+    const waitMs = Math.min(connectTimeout * servers.length + reconnectPeriod * (servers.length - 1), MAX_TIMER_DELAY_MS);
     return new Promise<void>((resolve, reject) => {
-      let lastError: Error | undefined;
+      let lastError: { error: Error; url: string } | undefined;
+      /** The brokers that refused for good, with why. */
+      const refusals = new Map<string, string>();
       const cleanup = () => {
         clearTimeout(timer);
         this.client.off('connect', onConnect);
@@ -572,20 +621,28 @@ export class MqttConnection {
         this.ended = true;
         this.endClient(true);
         this.status.next('closed');
-        reject(new MqttConnectionError(displayUrl, reason, { cause }));
+        reject(new MqttConnectionError(url, reason, { cause }));
       };
       const onConnect = () => {
         cleanup();
         resolve();
       };
       const onError = (error: Error) => {
-        lastError = error;
-        if (isFatal(error)) fail(describeClientError(error), error);
+        const { displayUrl } = this.server;
+        lastError = { error, url: displayUrl };
+        if (!isFatal(error)) return;
+        if (single) {
+          fail(describeClientError(error), error);
+          return;
+        }
+        refusals.set(displayUrl, describeClientError(error));
+        if (refusals.size === servers.length) fail(`every broker refused: ${[...refusals].map(([server, why]) => `${server}: ${why}`).join('; ')}`, error);
       };
-      const timer = setTimeout(
-        () => fail(`no CONNACK within ${connectTimeout} ms${lastError ? ` (last error: ${describeClientError(lastError)})` : ''}`, lastError),
-        connectTimeout,
-      );
+      const timer = setTimeout(() => {
+        const last = lastError && (single ? describeClientError(lastError.error) : `${lastError.url}: ${describeClientError(lastError.error)}`);
+        const within = single ? `within ${connectTimeout} ms` : `from any of the ${servers.length} brokers within ${waitMs} ms`;
+        fail(`no CONNACK ${within}${last ? ` (last error: ${last})` : ''}`, lastError?.error);
+      }, waitMs);
       this.client.on('connect', onConnect);
       this.client.on('error', onError);
     });

@@ -97,8 +97,10 @@ export interface MqttSubscriptionDescription {
 /** One client, as tools see it: where it connects, its state, its handlers and subscriptions. */
 export interface MqttClientDescription {
   readonly client: string;
-  /** The broker URL without credentials. */
+  /** The broker the client is connected to, or tries next: its URL without credentials. */
   readonly url: string;
+  /** Every broker the client may connect to, in the order it tries them (one, or a failover list), without credentials. */
+  readonly servers: readonly string[];
   readonly clientId: string;
   readonly protocolVersion: 3 | 4 | 5;
   readonly status: MqttStatus;

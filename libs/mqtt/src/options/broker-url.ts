@@ -24,7 +24,7 @@ export function resolveAddress(options: MqttModuleOptions): ResolvedAddress {
     if (options.host !== undefined || options.port !== undefined || options.protocol !== undefined) {
       throw new MqttConfigError('url', 'give either url or host/port/protocol, not both');
     }
-    return parseBrokerUrl(options.url);
+    return parseBrokerUrl(options.url, 'url');
   }
   const protocol = options.protocol ?? (options.tls ? 'mqtts' : MQTT_DEFAULTS.protocol);
   if (!PROTOCOLS.includes(protocol)) {
@@ -50,31 +50,34 @@ export function resolveAddress(options: MqttModuleOptions): ResolvedAddress {
   return { protocol, host, port, path, displayUrl: formatUrl(protocol, host, port, path) };
 }
 
-/** Parses a broker URL with WHATWG URL rules; `localhost:1883` (no scheme) is refused, not misread. */
-function parseBrokerUrl(url: unknown): ResolvedAddress {
+/**
+ * Parses a broker URL with WHATWG URL rules; `localhost:1883` (no scheme) is refused, not misread. `field` names
+ * it in errors: `url`, `url[1]`, `servers[0].url`.
+ */
+export function parseBrokerUrl(url: unknown, field: string): ResolvedAddress {
   if (typeof url !== 'string' || url.length === 0) {
-    throw new MqttConfigError('url', 'expected a non-empty string like mqtt://localhost:1883');
+    throw new MqttConfigError(field, 'expected a non-empty string like mqtt://localhost:1883');
   }
   const shown = redactUrlValue(url);
   if (!SCHEME.test(url)) {
-    throw new MqttConfigError('url', `${shown} has no scheme; write it as mqtt://${shown.replace(/^\*\*\*@/, '')}`);
+    throw new MqttConfigError(field, `${shown} has no scheme; write it as mqtt://${shown.replace(/^\*\*\*@/, '')}`);
   }
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    throw new MqttConfigError('url', `${shown} is not a URL; write it with a scheme, e.g. mqtt://host:1883 (percent-encode '/', '@' or ':' in a password)`);
+    throw new MqttConfigError(field, `${shown} is not a URL; write it with a scheme, e.g. mqtt://host:1883 (percent-encode '/', '@' or ':' in a password)`);
   }
   const scheme = parsed.protocol.slice(0, -1);
   if (!parsed.hostname) {
-    throw new MqttConfigError('url', `${shown} has no host`);
+    throw new MqttConfigError(field, `${shown} has no host`);
   }
   if (!PROTOCOLS.includes(scheme as MqttProtocol)) {
-    throw new MqttConfigError('url', `unsupported scheme '${scheme}:' in ${shown}; use mqtt:, mqtts:, ws: or wss:`);
+    throw new MqttConfigError(field, `unsupported scheme '${scheme}:' in ${shown}; use mqtt:, mqtts:, ws: or wss:`);
   }
   // mqtt://user:pa/ss@host parses as host 'pa' and path '/ss@host': the password would reach logs.
   if (parsed.pathname.includes('@')) {
-    throw new MqttConfigError('url', `${shown} has an '@' after a '/'; percent-encode '/' in a password (%2F)`);
+    throw new MqttConfigError(field, `${shown} has an '@' after a '/'; percent-encode '/' in a password (%2F)`);
   }
   const protocol = scheme as MqttProtocol;
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');

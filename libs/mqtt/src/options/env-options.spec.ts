@@ -3,6 +3,7 @@ import { mqttOptionsFromEnv } from './env-options.js';
 import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import { toClientOptions } from './client-options.js';
 import { resolveMqttOptions } from './resolve-mqtt-options.js';
+import { refusal } from '../../../../test/support/refusal.js';
 
 describe('mqttOptionsFromEnv', () => {
   it("uses Flask-MQTT's defaults when no key is set", () => {
@@ -104,5 +105,36 @@ describe('mqttOptionsFromEnv', () => {
 
   it('refuses TLS 1.0 and 1.1', () => {
     expect(() => mqttOptionsFromEnv({ MQTT_TLS_ENABLED: 'true', MQTT_TLS_VERSION: 'PROTOCOL_TLSv1' })).toThrow(/MQTT_TLS_VERSION.*TLSv1.2 or TLSv1.3/);
+  });
+
+  it('reads a comma-separated MQTT_BROKER_URL as a failover list: URLs as they are, host names with the port and scheme of the other keys', () => {
+    const options = mqttOptionsFromEnv({ MQTT_BROKER_URL: 'mqtt://a.test:1883, b.test,c.test:1885,::1', MQTT_BROKER_PORT: '1884', MQTT_USERNAME: 'svc' });
+    expect(options).toEqual({ url: ['mqtt://a.test:1883', 'mqtt://b.test:1884', 'mqtt://c.test:1885', 'mqtt://[::1]:1884'], username: 'svc' });
+    expect(resolveMqttOptions(options).servers.map((server) => [server.displayUrl, server.username])).toEqual([
+      ['mqtt://a.test:1883', 'svc'],
+      ['mqtt://b.test:1884', 'svc'],
+      ['mqtt://c.test:1885', 'svc'],
+      ['mqtt://[::1]:1884', 'svc'],
+    ]);
+    const secure = mqttOptionsFromEnv({ MQTT_BROKER_URL: 'a.test,b.test', MQTT_TLS_ENABLED: 'true', MQTT_TRANSPORT: 'websockets', MQTT_BROKER_PORT: '443' });
+    expect(secure).toMatchObject({ url: ['wss://a.test:443', 'wss://b.test:443'], tls: {} });
+  });
+
+  it.each([
+    ['an empty entry', 'a.test,,b.test', /entry 2 of the comma-separated list is empty/],
+    ['a trailing comma', 'a.test,', /entry 2 of the comma-separated list is empty/],
+    ['credentials without a scheme', 'a.test,svc:hunter2@b.test', /entry 2 of the comma-separated list is not a URL, a host name or host:port$/],
+    ['a bad port', 'a.test,b.test:99999', /'MQTT_BROKER_URL \(entry 2\)': must be an integer from 1 to 65535/],
+  ])('refuses a list with %s naming MQTT_BROKER_URL, without echoing it', (_what, value, reason) => {
+    const error = refusal(() => mqttOptionsFromEnv({ MQTT_BROKER_URL: value }));
+    expect(error).toBeInstanceOf(MqttConfigError);
+    expect((error as MqttConfigError).field).toMatch(/^MQTT_BROKER_URL/);
+    expect(error?.message).toMatch(reason);
+    expect(error?.message).not.toContain('hunter2');
+  });
+
+  it('leaves a list with mixed schemes to resolveMqttOptions, which names the entry', () => {
+    const error = refusal(() => resolveMqttOptions(mqttOptionsFromEnv({ MQTT_BROKER_URL: 'mqtts://a.test,mqtt://b.test' })));
+    expect((error as MqttConfigError).field).toBe('url[1]');
   });
 });

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { MqttConfigError } from '../errors/mqtt-config.error.js';
 import type { QoS } from '../interfaces/mqtt-message.interface.js';
 import { isQos } from '../protocol/qos.js';
@@ -27,7 +28,9 @@ const PROTOCOL_VERSIONS: Record<string, 3 | 4 | 5> = { '3': 3, '4': 4, '5': 5, m
  * Differences from Flask-MQTT, on purpose: an empty `MQTT_USERNAME` or `MQTT_PASSWORD` counts as
  * unset (Flask-MQTT sends an empty username), TLS defaults to 1.2 (not 1.0), `MQTT_TLS_VERSION`
  * takes names (`TLSv1.2`, `PROTOCOL_TLSv1_2`), and `MQTT_BROKER_URL` may also be a full `mqtt://`
- * URL. As in Flask-MQTT (paho), `MQTT_TLS_INSECURE=true` skips only the host-name check and
+ * URL, or a comma-separated failover list of URLs, host names and `host:port` pairs (host names take
+ * `MQTT_BROKER_PORT`, and the scheme that `MQTT_TRANSPORT` and `MQTT_TLS_ENABLED` give). As in
+ * Flask-MQTT (paho), `MQTT_TLS_INSECURE=true` skips only the host-name check and
  * `MQTT_TLS_CERT_REQS=CERT_NONE` turns certificate verification off; both log a warning.
  */
 export function mqttOptionsFromEnv(env: Env = process.env, prefix = 'MQTT'): MqttModuleOptions {
@@ -43,12 +46,14 @@ export function mqttOptionsFromEnv(env: Env = process.env, prefix = 'MQTT'): Mqt
     throw new MqttConfigError(key('TRANSPORT'), `must be tcp or websockets, got ${JSON.stringify(transport)}`);
   }
   const tlsEnabled = readBoolean(read('TLS_ENABLED'), key('TLS_ENABLED')) ?? false;
+  const protocol: MqttProtocol = transport === 'websockets' ? (tlsEnabled ? 'wss' : 'ws') : tlsEnabled ? 'mqtts' : 'mqtt';
   const brokerUrl = read('BROKER_URL');
-  if (brokerUrl?.includes('://')) {
+  if (brokerUrl?.includes(',')) {
+    const port = readInteger(read('BROKER_PORT'), key('BROKER_PORT'), 1, 65_535) ?? 1883;
+    options.url = brokerList(brokerUrl, key('BROKER_URL'), protocol, port);
+  } else if (brokerUrl?.includes('://')) {
     options.url = brokerUrl;
   } else {
-    const secure = tlsEnabled;
-    const protocol: MqttProtocol = transport === 'websockets' ? (secure ? 'wss' : 'ws') : secure ? 'mqtts' : 'mqtt';
     options.protocol = protocol;
     options.host = brokerUrl ?? 'localhost';
     options.port = readInteger(read('BROKER_PORT'), key('BROKER_PORT'), 1, 65_535) ?? 1883;
@@ -115,6 +120,26 @@ export function mqttOptionsFromEnv(env: Env = process.env, prefix = 'MQTT'): Mqt
     };
   }
   return options;
+}
+
+/**
+ * A comma-separated `MQTT_BROKER_URL`: each entry a URL (kept as it is, checked by resolveMqttOptions as `url[i]`),
+ * a host name or IP address (given `port` and `protocol`), or `host:port`.
+ */
+function brokerList(value: string, name: string, protocol: MqttProtocol, port: number): string[] {
+  return value.split(',').map((raw, i) => {
+    const entry = raw.trim();
+    if (entry === '') throw new MqttConfigError(name, `entry ${i + 1} of the comma-separated list is empty`);
+    if (entry.includes('://')) return entry;
+    if (isIPv6(entry)) return `${protocol}://[${entry}]:${port}`;
+    const hostPort = /^([^\s:/@[\]]+)(?::(\d{1,5}))?$/.exec(entry);
+    if (!hostPort) {
+      // Not echoed: it may hold credentials ('user:password@host').
+      throw new MqttConfigError(name, `entry ${i + 1} of the comma-separated list is not a URL, a host name or host:port`);
+    }
+    const entryPort = hostPort[2] === undefined ? port : readInteger(hostPort[2], `${name} (entry ${i + 1})`, 1, 65_535);
+    return `${protocol}://${hostPort[1]}:${entryPort}`;
+  });
 }
 
 function readBoolean(value: string | undefined, name: string): boolean | undefined {

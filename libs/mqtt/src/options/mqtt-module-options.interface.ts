@@ -41,16 +41,43 @@ export interface MqttWillOptions {
 /** How `app.init()` treats the first connection. */
 export type MqttConnectPolicy = 'wait' | 'background';
 
-export interface MqttModuleOptions {
+/**
+ * One broker of a failover list (`servers`): its URL, and the credentials or TLS options it needs when they
+ * differ from the top-level ones.
+ */
+export interface MqttServerOptions {
   /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL; credentials in it are used and never logged. */
-  url?: string;
+  url: string;
+  /** This server's user name, instead of the top-level `username`. */
+  username?: string;
+  /** This server's password, instead of the top-level `password`. */
+  password?: string | Buffer;
+  /** This server's TLS options, instead of (not merged with) the top-level `tls`. Only with `mqtts:`/`wss:`. */
+  tls?: MqttTlsOptions;
+}
+
+export interface MqttModuleOptions {
+  /**
+   * `mqtt://`, `mqtts://`, `ws://` or `wss://` URL; credentials in it are used and never logged. Several URLs are a
+   * failover list: the first is tried first, and after a connection fails or drops the next attempt goes to the
+   * next one (wrapping around), at the `reconnectPeriod` pace. All of them TLS or none.
+   */
+  url?: string | string[];
+  /**
+   * A failover list whose brokers need their own credentials or TLS options; instead of `url`. Each server's
+   * `username`, `password` and `tls` replace the top-level ones for that server.
+   */
+  servers?: MqttServerOptions[];
   /** Alternative to `url`. */
   host?: string;
   port?: number;
   protocol?: MqttProtocol;
   /** Path for WebSocket transports. */
   path?: string;
-  /** Unique per instance when absent (`nestjs-mqtt_<random>`). */
+  /**
+   * Unique per instance when absent (`nestjs-mqtt_<random>`). A durable session (`clean: false`) needs one that the
+   * next process of this instance uses again: `stableClientId()` builds one from the host name.
+   */
   clientId?: string;
   username?: string;
   password?: string | Buffer;

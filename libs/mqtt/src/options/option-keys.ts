@@ -1,10 +1,11 @@
 import { configError } from '../errors/error-factory.js';
 import { assertKnownKeys, keysOf } from './assert.js';
-import type { MqttModuleOptions, MqttTlsOptions, MqttWillOptions } from './mqtt-module-options.interface.js';
+import type { MqttModuleOptions, MqttServerOptions, MqttTlsOptions, MqttWillOptions } from './mqtt-module-options.interface.js';
 
 /** The keys of MqttModuleOptions: one added to the interface and not here fails to compile. */
 export const MODULE_OPTION_KEYS = keysOf<MqttModuleOptions>({
   url: true,
+  servers: true,
   host: true,
   port: true,
   protocol: true,
@@ -49,6 +50,8 @@ export const TLS_OPTION_KEYS = keysOf<MqttTlsOptions>({
   servername: true,
   rejectUnauthorized: true,
 });
+
+export const SERVER_OPTION_KEYS = keysOf<MqttServerOptions>({ url: true, username: true, password: true, tls: true });
 
 export const WILL_OPTION_KEYS = keysOf<MqttWillOptions>({ topic: true, payload: true, qos: true, retain: true, properties: true });
 

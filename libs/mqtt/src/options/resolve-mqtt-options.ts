@@ -9,25 +9,20 @@ import { MAX_TIMER_DELAY_MS } from '../mqtt.constants.js';
 import { encodePayload } from '../protocol/payload-codec.js';
 import { assertWillProperties } from '../protocol/publish-properties.js';
 import { assertTopicName } from '../protocol/topic-filter.js';
-import {
-  assertAckMode,
-  assertObject,
-  assertPayloadFormat,
-  assertQos,
-  assertShareGroup,
-  optionalBoolean,
-  optionalInteger,
-  optionalSecret,
-  optionalString,
-} from './assert.js';
-import { resolveAddress } from './broker-url.js';
+import { assertAckMode, assertObject, assertPayloadFormat, assertQos, assertShareGroup, optionalBoolean, optionalInteger, optionalString } from './assert.js';
 import { MQTT_DEFAULTS } from './mqtt-defaults.js';
 import type { MqttConnectPolicy, MqttModuleOptions, MqttProtocol, MqttTlsVerification, MqttWillOptions } from './mqtt-module-options.interface.js';
 import { assertKnownOptionKeys, MODULE_OPTION_KEYS, WILL_OPTION_KEYS } from './option-keys.js';
-import { assertNoRawVerificationSwitch, resolveTls, tlsVerification, type ResolvedTls } from './tls-options.js';
+import { resolveServers, type ResolvedServer } from './servers.js';
+import type { ResolvedTls } from './tls-options.js';
 
 /** Options after validation, with defaults applied and files read. */
 export interface ResolvedMqttOptions {
+  /**
+   * The brokers to connect to, in the order they are tried: one, or a failover list (`url: [...]`, `servers`).
+   * The transport fields below (`protocol` ... `tlsVerification`) are the first one's.
+   */
+  readonly servers: readonly ResolvedServer[];
   readonly protocol: MqttProtocol;
   readonly host: string;
   readonly port: number;
@@ -81,11 +76,15 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
   }
   const transport = resolveTransport(options);
   const session = resolveSession(options);
+  const lifecycle = resolveLifecycle(options);
   const delivery = resolveDelivery(options);
+  if (transport.servers.length > 1 && lifecycle.reconnectPeriod === 0) {
+    throw new MqttConfigError('reconnectPeriod', `0 never reconnects, so only the first of the ${transport.servers.length} brokers would ever be tried`);
+  }
   return {
     ...transport,
     ...session,
-    ...resolveLifecycle(options),
+    ...lifecycle,
     ...delivery,
     will: resolveWill(options.will, delivery.maxPayloadBytes, session.protocolVersion),
     clientOptions: options.clientOptions ?? {},
@@ -94,26 +93,15 @@ export function resolveMqttOptions(options: MqttModuleOptions): ResolvedMqttOpti
 
 type Transport = Pick<
   ResolvedMqttOptions,
-  'protocol' | 'host' | 'port' | 'path' | 'displayUrl' | 'username' | 'password' | 'tls' | 'insecure' | 'tlsVerification'
+  'servers' | 'protocol' | 'host' | 'port' | 'path' | 'displayUrl' | 'username' | 'password' | 'tls' | 'insecure' | 'tlsVerification'
 >;
 
-/** Where the broker is, the credentials, and TLS: certificates read, verification settled. */
+/** Where the brokers are (one, or a failover list), the credentials, and TLS: certificates read, verification settled. */
 function resolveTransport(options: MqttModuleOptions): Transport {
-  const { protocol, host, port, path, displayUrl, ...credentials } = resolveAddress(options);
-  const username = credentials.username ?? optionalString(options.username, 'username', configError);
-  const password = credentials.password ?? optionalSecret(options.password, 'password', configError);
-  if (password !== undefined && username === undefined) {
-    throw new MqttConfigError('password', 'a password needs a username (MQTT 3.1.1 §3.1.2.9)');
-  }
-  const secure = protocol === 'mqtts' || protocol === 'wss';
-  if (options.tls !== undefined && !secure) {
-    throw new MqttConfigError('tls', `TLS options need an mqtts: or wss: broker, not ${protocol}:`);
-  }
   const insecure = optionalBoolean(options.insecure, 'insecure', configError) ?? MQTT_DEFAULTS.insecure;
-  const tls = secure ? resolveTls(options.tls ?? {}) : undefined;
-  const verification = tlsVerification(tls, insecure);
-  assertNoRawVerificationSwitch(options.clientOptions, verification);
-  return { protocol, host, port, path, displayUrl, username, password, tls, insecure, tlsVerification: verification };
+  const servers = resolveServers(options, insecure);
+  const { protocol, host, port, path, displayUrl, username, password, tls, tlsVerification } = servers[0];
+  return { servers, protocol, host, port, path, displayUrl, username, password, tls, insecure, tlsVerification };
 }
 
 type Session = Pick<ResolvedMqttOptions, 'clientId' | 'clientIdGenerated' | 'keepalive' | 'clean' | 'protocolVersion' | 'sessionExpiryInterval'>;

@@ -18,30 +18,33 @@ export interface ResolvedTls {
   readonly rejectUnauthorized: boolean;
 }
 
-/** Validates `tls` and reads its certificates and key now, so a wrong path fails at bootstrap. */
-export function resolveTls(tls: MqttTlsOptions): ResolvedTls {
-  assertObject(tls, 'tls', configError);
-  assertKnownOptionKeys(tls, TLS_OPTION_KEYS, 'tls.');
+/**
+ * Validates `tls` and reads its certificates and key now, so a wrong path fails at bootstrap. `field` names it in
+ * errors: `tls`, or a failover server's `servers[1].tls`.
+ */
+export function resolveTls(tls: MqttTlsOptions, field = 'tls'): ResolvedTls {
+  assertObject(tls, field, configError);
+  assertKnownOptionKeys(tls, TLS_OPTION_KEYS, `${field}.`);
   const minVersion = tls.minVersion ?? MQTT_DEFAULTS.tlsMinVersion;
   if (minVersion !== 'TLSv1.2' && minVersion !== 'TLSv1.3') {
-    throw new MqttConfigError('tls.minVersion', `must be 'TLSv1.2' or 'TLSv1.3' (older versions are broken), got ${JSON.stringify(minVersion)}`);
+    throw new MqttConfigError(`${field}.minVersion`, `must be 'TLSv1.2' or 'TLSv1.3' (older versions are broken), got ${JSON.stringify(minVersion)}`);
   }
   const ca =
     tls.ca === undefined
       ? undefined
-      : (Array.isArray(tls.ca) ? tls.ca : [tls.ca]).map((source, i) => readPem(source, Array.isArray(tls.ca) ? `tls.ca[${i}]` : 'tls.ca'));
+      : (Array.isArray(tls.ca) ? tls.ca : [tls.ca]).map((source, i) => readPem(source, Array.isArray(tls.ca) ? `${field}.ca[${i}]` : `${field}.ca`));
   if ((tls.cert === undefined) !== (tls.key === undefined)) {
-    throw new MqttConfigError(tls.cert === undefined ? 'tls.cert' : 'tls.key', 'mutual TLS needs both tls.cert and tls.key');
+    throw new MqttConfigError(tls.cert === undefined ? `${field}.cert` : `${field}.key`, `mutual TLS needs both ${field}.cert and ${field}.key`);
   }
   return {
     ca,
-    cert: tls.cert === undefined ? undefined : readPem(tls.cert, 'tls.cert'),
-    key: tls.key === undefined ? undefined : readPem(tls.key, 'tls.key'),
-    passphrase: optionalString(tls.passphrase, 'tls.passphrase', configError),
-    ciphers: optionalString(tls.ciphers, 'tls.ciphers', configError),
+    cert: tls.cert === undefined ? undefined : readPem(tls.cert, `${field}.cert`),
+    key: tls.key === undefined ? undefined : readPem(tls.key, `${field}.key`),
+    passphrase: optionalString(tls.passphrase, `${field}.passphrase`, configError),
+    ciphers: optionalString(tls.ciphers, `${field}.ciphers`, configError),
     minVersion,
-    servername: optionalString(tls.servername, 'tls.servername', configError),
-    rejectUnauthorized: optionalBoolean(tls.rejectUnauthorized, 'tls.rejectUnauthorized', configError) ?? true,
+    servername: optionalString(tls.servername, `${field}.servername`, configError),
+    rejectUnauthorized: optionalBoolean(tls.rejectUnauthorized, `${field}.rejectUnauthorized`, configError) ?? true,
   };
 }
 

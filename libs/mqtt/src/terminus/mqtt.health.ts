@@ -23,7 +23,8 @@ const PING_TOPIC = 'nestjs-mqtt/health';
 
 /**
  * A @nestjs/terminus health indicator for a client: `up` while connected (and, with `ping`, while
- * the broker acknowledges a QoS 1 probe in time), `down` with the client's status otherwise.
+ * the broker acknowledges a QoS 1 probe in time), `down` with the client's status otherwise. The details
+ * name the client, its `state` and its `server` (the broker URL without credentials).
  * Import it from 'nestjs-mqtt/terminus' and provide it next to TerminusModule.
  *
  * @nestjs/terminus is an optional peer, loaded when the indicator starts (not by a static import, so that a missing
@@ -45,14 +46,16 @@ export class MqttHealthIndicator implements OnModuleInit {
     const check = (await this.healthService()).check(key);
     const mqtt = this.moduleRef.get<MqttService>(getMqttToken(options.client), { strict: false });
     const state = mqtt.status;
-    if (!mqtt.connected) return check.down({ client: mqtt.name, state });
-    if (!options.ping) return check.up({ client: mqtt.name, state });
+    // The broker connected to (or tried next), without credentials: it changes when a failover list moves on.
+    const details = { client: mqtt.name, state, server: mqtt.server };
+    if (!mqtt.connected) return check.down(details);
+    if (!options.ping) return check.up(details);
     const timeout = options.timeout ?? MQTT_DEFAULTS.healthPingTimeout;
     try {
       await withTimeout(mqtt.publish(`${PING_TOPIC}/${mqtt.name}`, null, { qos: 1 }), timeout);
-      return check.up({ client: mqtt.name, state });
+      return check.up(details);
     } catch (error) {
-      return check.down({ client: mqtt.name, state, message: (error as Error).message });
+      return check.down({ ...details, message: (error as Error).message });
     }
   }
 
