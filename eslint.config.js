@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'libs/mqtt/dist/**', 'coverage/**', 'node_modules/**', 'apps/dashboard/public/**'] },
+  { ignores: ['dist/**', 'libs/mqtt/dist/**', 'coverage/**', 'node_modules/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -27,6 +27,20 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js'],
+    ignores: ['apps/dashboard/public/**'],
     languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
+  },
+  {
+    // The dashboard page: plain ES modules loaded by the browser (no build step), so browser globals and no Node.
+    files: ['apps/dashboard/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'console', 'URL', 'URLSearchParams', 'ResizeObserver', 'TextEncoder', 'setTimeout', 'clearTimeout'].map((name) => [
+          name,
+          'readonly',
+        ]),
+      ),
+    },
   },
 );
