@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { MosquittoBroker } from './fixtures/mosquitto.js';
 import { mosquittoPub, mosquittoSub } from './fixtures/mosquitto-clients.js';
+import { childEnv, cleanCopy, REPO } from './support/clean-copy.js';
 
-const REPO = process.cwd();
 const CONSUMER_SOURCES = join(REPO, 'test', 'support', 'consumer');
 const TSC = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
 
@@ -40,15 +40,6 @@ interface RunResult {
   stdout: string;
   /** stdout and stderr. */
   output: string;
-}
-
-/** The environment of every child: no NODE_OPTIONS of Jest's, no npm_* of an outer `npm test` (its prefix, say). */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key !== 'NODE_OPTIONS' && !/^npm_/i.test(key)) env[key] = value;
-  }
-  return { ...env, ...extra };
 }
 
 /** Runs a program to its end; rejects, with everything it printed, when it fails or outlives `timeoutMs`. */
@@ -80,27 +71,6 @@ function assertNoNodeModulesAbove(dir: string): void {
     }
     if (current === parse(current).root) return;
   }
-}
-
-/** A copy of what a clean checkout of the working tree holds (tracked and new files, nothing git ignores). */
-function cleanCopy(to: string): void {
-  let listed: string;
-  try {
-    listed = execFileSyncText('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
-  } catch (error) {
-    throw new Error(`this test packs a clean copy of the git working tree and needs git and a checkout of the repository: ${String(error)}`, {
-      cause: error,
-    });
-  }
-  listed
-    .split('\0')
-    .filter((file) => file && existsSync(join(REPO, file)))
-    .forEach((file) => {
-      mkdirSync(dirname(join(to, file)), { recursive: true });
-      copyFileSync(join(REPO, file), join(to, file));
-    });
-  // What `npm ci` would install; linked, as a clean checkout has no node_modules of its own.
-  symlinkSync(join(REPO, 'node_modules'), join(to, 'node_modules'), 'dir');
 }
 
 function execFileSyncText(file: string, args: string[]): string {
@@ -214,7 +184,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'nestjs-mqtt-package-'));
   assertNoNodeModulesAbove(work);
   const checkout = join(work, 'checkout');
-  cleanCopy(checkout);
+  cleanCopy(checkout, { nodeModules: 'whole' });
   const { stdout } = await run(
     'npm pack of libs/mqtt (prepack builds dist/ first)',
     'npm',
