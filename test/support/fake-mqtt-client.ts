@@ -45,8 +45,33 @@ export class FakeMqttClient extends EventEmitter {
     return this as unknown as MqttClient;
   }
 
+  /** mqtt.js's table of unacknowledged QoS 1/2 publishes by message id (what `removeOutgoingMessage` takes out). */
+  readonly outgoing: Record<number, { cb: PublishCallback }> = {};
+  /** Message ids `removeOutgoingMessage()` took out of the store. */
+  readonly removedIds: number[] = [];
+  private lastMessageId = 0;
+
   publish(topic: string, body: Buffer | string, options: IClientPublishOptions, callback?: PublishCallback): this {
     this.published.push(new PublishCall(topic, body, options, callback));
+    if (options.qos && callback) {
+      this.lastMessageId++;
+      this.outgoing[this.lastMessageId] = { cb: callback };
+    }
+    return this;
+  }
+
+  getLastMessageId(): number {
+    return this.lastMessageId;
+  }
+
+  /** As mqtt.js: out of the store, and its callback gets 'Message removed'. */
+  removeOutgoingMessage(messageId: number): this {
+    const entry = this.outgoing[messageId];
+    if (entry) {
+      delete this.outgoing[messageId];
+      this.removedIds.push(messageId);
+      entry.cb(new Error('Message removed'));
+    }
     return this;
   }
 

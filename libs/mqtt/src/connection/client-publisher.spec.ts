@@ -10,11 +10,11 @@ interface Outcome {
 }
 
 /** A publisher on a fake client, and every `done` call in the order it came. */
-function setup(maxInflight: number, { connected = true, closed = false } = {}) {
+function setup(maxInflight: number, { connected = true, closed = false, publishTimeout = 0 } = {}) {
   const fake = new FakeMqttClient();
   fake.connected = connected;
   const state = { closed };
-  const publisher = new ClientPublisher(fake.client, maxInflight, () => state.closed);
+  const publisher = new ClientPublisher(fake.client, maxInflight, () => state.closed, publishTimeout);
   const outcomes: Outcome[] = [];
   const publish = (topic: string, options: IClientPublishOptions = { qos: 1 }): void =>
     publisher.publish(topic, `body of ${topic}`, options, (error, packet) => outcomes.push({ topic, error, packet }));
@@ -214,5 +214,75 @@ describe('ClientPublisher.whenIdle', () => {
     await expect(waiting).resolves.toBe(false);
     fake.published[0].ack(); // a waiter that timed out is not called again
     expect(publisher.pending).toBe(0);
+  });
+});
+
+describe('ClientPublisher, publishTimeout', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+
+  it('fails a publish the broker has not acknowledged within it, naming the QoS, and frees its slot', () => {
+    const { fake, publish, outcomes } = setup(1, { publishTimeout: 1_000 });
+    publish('t/a', { qos: 2 });
+    publish('t/b');
+    expect(sentTopics(fake)).toEqual(['t/a']);
+    jest.advanceTimersByTime(999);
+    expect(outcomes).toEqual([]);
+    jest.advanceTimersByTime(251); // swept every publishTimeout / 4
+    expect(outcomes).toMatchObject([{ topic: 't/a' }]);
+    expect(outcomes[0].error?.message).toBe('the broker did not acknowledge the QoS 2 publish within publishTimeout (1000 ms); it may not support QoS 2');
+    expect(sentTopics(fake)).toEqual(['t/a', 't/b']);
+    fake.published[0].ack(); // a late acknowledgement settles nothing twice
+    expect(outcomes).toHaveLength(1);
+  });
+
+  it('does not count time offline, and starts again when the publishes are sent again on the next connection', () => {
+    const { fake, publish, publisher, outcomes } = setup(5, { publishTimeout: 1_000 });
+    publish('t/a');
+    jest.advanceTimersByTime(500);
+    fake.connected = false;
+    jest.advanceTimersByTime(10_000);
+    expect(outcomes).toEqual([]);
+    fake.connected = true;
+    publisher.connected(undefined);
+    jest.advanceTimersByTime(900);
+    expect(outcomes).toEqual([]);
+    jest.advanceTimersByTime(400);
+    expect(outcomes).toMatchObject([{ topic: 't/a' }]);
+  });
+
+  it('is off with 0: nothing fails by itself', () => {
+    const { publish, outcomes } = setup(5);
+    publish('t/a');
+    jest.advanceTimersByTime(24 * 3_600_000);
+    expect(outcomes).toEqual([]);
+  });
+});
+
+describe('ClientPublisher, a QoS 2 publish the broker answers by closing the connection', () => {
+  it('fails after three short connections in a row and leaves mqtt.js store; QoS 1 publishes are kept', () => {
+    const { fake, publish, publisher, outcomes } = setup(5);
+    publish('t/two', { qos: 2 });
+    publish('t/one', { qos: 1 });
+    publisher.disconnected(true);
+    publisher.disconnected(true);
+    expect(outcomes).toEqual([]);
+    publisher.disconnected(true);
+    expect(outcomes).toMatchObject([{ topic: 't/two' }]);
+    expect(outcomes[0].error?.message).toMatch(/closed the connection 3 times in a row .*QoS 2/);
+    expect(fake.removedIds).toEqual([1]);
+    expect(publisher.pending).toBe(1);
+  });
+
+  it('starts counting again after a connection that lasted', () => {
+    const { publish, publisher, outcomes } = setup(5);
+    publish('t/two', { qos: 2 });
+    publisher.disconnected(true);
+    publisher.disconnected(true);
+    publisher.disconnected(false);
+    publisher.disconnected(true);
+    publisher.disconnected(true);
+    expect(outcomes).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import { parseTopicFilter } from '../protocol/topic-filter.js';
 function setup() {
   const fake = new FakeMqttClient();
   fake.connected = true;
-  const registry = new SubscriptionRegistry(fake.client, { subscribed: () => undefined }, false);
+  const registry = new SubscriptionRegistry(fake.client, { subscribed: () => undefined, downgraded: () => undefined }, false);
   const dispatcher = new MessageDispatcher('c', 1_024, new CaptureLogger(), () => undefined, undefined);
   const observers = new MessageObservers(dispatcher, registry);
 

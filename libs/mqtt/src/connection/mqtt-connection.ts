@@ -60,6 +60,9 @@ const WITHHELD = new Error('not acknowledged: the client is shutting down, the b
  * (connect per policy, drain and disconnect on shutdown). Internal; users see MqttService, which
  * validates and encodes arguments and hands them to the methods here.
  */
+/** A connection the broker closes this soon after accepting it was closed by what mqtt.js sent again on it. */
+const SHORT_CONNECTION_MS = 1_000;
+
 export class MqttConnection {
   /** The mqtt.js client: MqttService's escape hatch. */
   readonly client: MqttClient;
@@ -81,6 +84,8 @@ export class MqttConnection {
   /** Between a CONNACK and the end of that connection. */
   private up = false;
   private lastDisconnect: IDisconnectPacket | undefined;
+  /** The current connection attempt: when it began, and the CONNACK the client held then (a new one: accepted). */
+  private attempt: { startedAt: number; connack: IConnackPacket | undefined } = { startedAt: Date.now(), connack: undefined };
   private started = false;
   /** The mqtt.js client was ended (bootstrap connection failure or shutdown). */
   private ended = false;
@@ -104,7 +109,7 @@ export class MqttConnection {
     // A no-op replaces mqtt.js's `debug` output, which prints the CONNECT packet password; start()
     // installs the redacting logger when asked. mqtt.js logs several times per packet: keep this free.
     this.client = createClient({ ...toClientOptions(options), log: noop });
-    this.publisher = new ClientPublisher(this.client, options.maxInflight, () => this.status.isStopped);
+    this.publisher = new ClientPublisher(this.client, options.maxInflight, () => this.status.isStopped, options.publishTimeout);
     this.offlineQueue = new OfflineQueueGuard(options.offlineQueueLimit, options.queueQos0Offline);
     // Getters: spans name the broker of the moment, which changes when the client fails over.
     const current = () => this.server;
@@ -145,7 +150,14 @@ export class MqttConnection {
     this.events = new MqttEventHandlers(logger);
     this.subscriptions = new SubscriptionRegistry(
       this.client,
-      { subscribed: (granted) => this.events.emit('subscribe', granted) },
+      {
+        subscribed: (granted) => this.events.emit('subscribe', granted),
+        downgraded: (filter, asked, granted) =>
+          this.note(
+            MQTT_LOG_WARNING,
+            `Client '${this.name}': the broker granted QoS ${granted} for '${filter}' where QoS ${asked} was asked; messages arrive at QoS ${granted} at most`,
+          ),
+      },
       options.protocolVersion === 5,
     );
     this.dispatcher = new MessageDispatcher(
@@ -469,16 +481,22 @@ export class MqttConnection {
       const outage = this.outage.connected() ?? '';
       this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.server.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}${outage}`);
       this.warnWeakTls();
-      this.subscriptions.onConnect(connack.sessionPresent);
+      this.subscriptions.onConnect(connack.sessionPresent, { sharedSubscriptions: connack.properties?.sharedSubscriptionAvailable !== false });
       this.events.emit('connect', connack);
     });
     client.on('reconnect', () => {
+      this.attempt = { startedAt: Date.now(), connack: lastConnack(this.client) };
       // mqtt.js emits 'reconnect' right before it builds the socket of the next attempt.
       this.failOver();
       this.status.next('reconnecting');
       this.events.emit('reconnect');
     });
     client.on('close', () => {
+      // mqtt.js sends its store again before it emits 'connect': a broker that closes on one of those
+      // publishes closes a connection that, for 'connect' listeners, never was. Its CONNACK tells.
+      const connack = lastConnack(this.client);
+      const accepted = connack !== undefined && connack !== this.attempt.connack;
+      this.publisher.disconnected(accepted && Date.now() - this.attempt.startedAt < SHORT_CONNECTION_MS);
       if (this.up) {
         this.up = false;
         this.takeover?.disconnected(this.lastDisconnect?.reasonCode);
@@ -609,12 +627,15 @@ export class MqttConnection {
     const waitMs = Math.min(connectTimeout * servers.length + reconnectPeriod * (servers.length - 1), MAX_TIMER_DELAY_MS);
     return new Promise<void>((resolve, reject) => {
       let lastError: { error: Error; url: string } | undefined;
+      /** Connections the broker closed without a word (no CONNACK, no error). */
+      let silentCloses = 0;
       /** The brokers that refused for good, with why. */
       const refusals = new Map<string, string>();
       const cleanup = () => {
         clearTimeout(timer);
         this.client.off('connect', onConnect);
         this.client.off('error', onError);
+        this.client.off('close', onClose);
       };
       const fail = (reason: string, cause: unknown) => {
         cleanup();
@@ -638,13 +659,22 @@ export class MqttConnection {
         refusals.set(displayUrl, describeClientError(error));
         if (refusals.size === servers.length) fail(`every broker refused: ${[...refusals].map(([server, why]) => `${server}: ${why}`).join('; ')}`, error);
       };
+      const onClose = () => {
+        if (!lastError) silentCloses++;
+      };
       const timer = setTimeout(() => {
         const last = lastError && (single ? describeClientError(lastError.error) : `${lastError.url}: ${describeClientError(lastError.error)}`);
         const within = single ? `within ${connectTimeout} ms` : `from any of the ${servers.length} brokers within ${waitMs} ms`;
-        fail(`no CONNACK ${within}${last ? ` (last error: ${last})` : ''}`, lastError?.error);
+        // A broker that speaks only MQTT 3.1.1 may answer an MQTT 5 CONNECT by closing the connection, unexplained.
+        const hint =
+          silentCloses > 0 && this.options.protocolVersion === 5
+            ? '; the broker closed the connection without a CONNACK, as brokers without MQTT 5 may (RabbitMQ before 3.13): try protocolVersion: 4'
+            : '';
+        fail(`no CONNACK ${within}${last ? ` (last error: ${last})` : ''}${hint}`, lastError?.error);
       }, waitMs);
       this.client.on('connect', onConnect);
       this.client.on('error', onError);
+      this.client.on('close', onClose);
     });
   }
 }
@@ -667,4 +697,12 @@ function isFatal(error: Error): boolean {
 function describeClientError(error: Error): string {
   const code = (error as Error & { code?: unknown }).code;
   return code !== undefined && !error.message.includes(String(code)) ? `${error.message} (${String(code)})` : error.message;
+}
+
+/**
+ * The last CONNACK mqtt.js accepted (set before it sends its store again, unlike the 'connect' event). Private in
+ * mqtt.js's types; test/interop.e2e-spec.ts (NATS and QoS 2) fails if it goes away.
+ */
+function lastConnack(client: MqttClient): IConnackPacket | undefined {
+  return client['connackPacket'] as IConnackPacket | undefined;
 }

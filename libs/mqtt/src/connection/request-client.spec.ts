@@ -28,7 +28,7 @@ function setup(fixedClientId?: string) {
   const fake = new FakeMqttClient();
   fake.connected = true;
   const logger = new CaptureLogger();
-  const registry = new SubscriptionRegistry(fake.client, { subscribed: () => undefined }, true);
+  const registry = new SubscriptionRegistry(fake.client, { subscribed: () => undefined, downgraded: () => undefined }, true);
   const dispatcher = new MessageDispatcher('requester', 1_024, logger, () => undefined, registry);
   const sent: Sent[] = [];
   const publish = (topic: string, payload: MqttPayload, options: MqttPublishOptions): Promise<unknown> =>

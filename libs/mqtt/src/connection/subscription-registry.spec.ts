@@ -1,11 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
+import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
+import { MqttSubscribeError } from '../errors/mqtt-subscribe.error.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 
 /** An offline client: subscribe() only records what it is asked to hold (nothing reaches a wire). */
 function offlineRegistry(): SubscriptionRegistry {
   const client = { connected: false } as unknown as MqttClient;
-  return new SubscriptionRegistry(client, { subscribed: () => undefined }, true);
+  return new SubscriptionRegistry(client, { subscribed: () => undefined, downgraded: () => undefined }, true);
 }
 
 /** Offline, a subscription stays pending; an unsubscribe rejects it, which these tests expect. */
@@ -50,5 +52,38 @@ describe('SubscriptionRegistry identifiers (MQTT 5)', () => {
     hold(registry.subscribe([{ filter: 'br/#', qos: 0 }]));
     const wanted = (Reflect.get(registry, 'wanted') as Map<string, { qos: number; nl?: boolean }>).get('br/#');
     expect(wanted).toMatchObject({ qos: 1, nl: true });
+  });
+});
+
+describe('SubscriptionRegistry and what the broker supports', () => {
+  function connectedRegistry(mqtt5: boolean) {
+    const fake = new FakeMqttClient();
+    fake.connected = true;
+    const downgrades: Array<[string, number, number]> = [];
+    const registry = new SubscriptionRegistry(fake.client, { subscribed: () => undefined, downgraded: (...args) => downgrades.push(args) }, mqtt5);
+    return { fake, registry, downgrades };
+  }
+
+  it('says once per filter that the broker granted less than asked, and grants what it granted', async () => {
+    const { fake, registry, downgrades } = connectedRegistry(false);
+    const granted = registry.subscribe([{ filter: 'a/+', qos: 2 }]);
+    fake.subscribed[0].suback(1);
+    await expect(granted).resolves.toEqual([{ topic: 'a/+', qos: 1 }]);
+    registry.onConnect(false);
+    fake.subscribed[1].suback(1);
+    expect(downgrades).toEqual([['a/+', 2, 1]]);
+  });
+
+  it('refuses $share filters without sending them when the CONNACK says there are no shared subscriptions; others go', async () => {
+    const { fake, registry } = connectedRegistry(true);
+    registry.onConnect(false, { sharedSubscriptions: false });
+    const shared = registry.subscribe([{ filter: '$share/g/t/+', qos: 1 }]);
+    const plain = registry.subscribe([{ filter: 't/+', qos: 1 }]);
+    await expect(shared).rejects.toThrow('the broker does not support shared subscriptions (its CONNACK says Shared Subscription Available: 0)');
+    await expect(shared).rejects.toBeInstanceOf(MqttSubscribeError);
+    expect(fake.subscribed.map((call) => call.filters)).toEqual([['t/+']]);
+    expect(registry.holds('$share/g/t/+')).toBe(false);
+    fake.subscribed[0].suback();
+    await expect(plain).resolves.toEqual([{ topic: 't/+', qos: 1 }]);
   });
 });

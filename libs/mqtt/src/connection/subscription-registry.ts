@@ -56,6 +56,13 @@ interface Waiter {
 
 export interface SubscriptionEvents {
   subscribed(granted: TopicQos[]): void;
+  /** The broker granted less than asked (a broker without QoS 2, Mosquitto's max_qos): said once per filter. */
+  downgraded(filter: string, asked: QoS, granted: QoS): void;
+}
+
+/** What the broker's CONNACK says it supports (MQTT 5; absent properties mean supported). */
+export interface BrokerFeatures {
+  readonly sharedSubscriptions: boolean;
 }
 
 /**
@@ -83,6 +90,8 @@ export class SubscriptionRegistry implements SubscriptionIndex {
   private closed = false;
   private identifiedVersion = 0;
   private readonly askCounts = new Map<string, number>();
+  private readonly downgradesSaid = new Set<string>();
+  private features: BrokerFeatures = { sharedSubscriptions: true };
 
   constructor(
     private readonly client: MqttClient,
@@ -190,7 +199,8 @@ export class SubscriptionRegistry implements SubscriptionIndex {
    * Called on every CONNACK. A clean or lost session gets every wanted filter again; a present
    * session gets only what it may lack: filters never granted, and `$share` filters.
    */
-  onConnect(sessionPresent: boolean): void {
+  onConnect(sessionPresent: boolean, features: BrokerFeatures = { sharedSubscriptions: true }): void {
+    this.features = features;
     if (sessionPresent && this.droppedOffline.size > 0) {
       this.client.unsubscribe([...this.droppedOffline]);
     }
@@ -269,7 +279,10 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     });
   }
 
-  private send(entries: readonly WantedSubscription[]): void {
+  private send(all: readonly WantedSubscription[]): void {
+    // A broker that said it has no shared subscriptions closes the connection on a $share SUBSCRIBE (MQTT 5
+    // §3.8.3.1: 0x9E); refusing them here keeps the connection, and the other subscriptions, up.
+    const entries = this.features.sharedSubscriptions ? all : all.filter((entry) => !entry.filter.startsWith('$share/') || this.refuseShared(entry));
     if (!this.mqtt5) {
       this.sendPacket(entries);
       return;
@@ -304,12 +317,28 @@ export class SubscriptionRegistry implements SubscriptionIndex {
         entry.granted = true;
         // The broker may grant less than asked (Mosquitto's max_qos, for one).
         const topicQos: TopicQos = { topic: entry.filter, qos: Math.min(code & 0x03, entry.qos) as QoS };
+        if (topicQos.qos < entry.qos && !this.downgradesSaid.has(entry.filter)) {
+          this.downgradesSaid.add(entry.filter);
+          this.events.downgraded(entry.filter, entry.qos, topicQos.qos);
+        }
         this.granted.set(entry.filter, topicQos);
         accepted.push(topicQos);
         this.settle(entry.filter, topicQos);
       });
       if (accepted.length > 0) this.events.subscribed(accepted);
     });
+  }
+
+  /** Always false: the entry is not sent. */
+  private refuseShared(entry: WantedSubscription): false {
+    this.forget(entry);
+    this.granted.delete(entry.filter);
+    this.settle(
+      entry.filter,
+      undefined,
+      new MqttSubscribeError(entry.filter, 'the broker does not support shared subscriptions (its CONNACK says Shared Subscription Available: 0)'),
+    );
+    return false;
   }
 
   private fail(entries: readonly WantedSubscription[], error: Error): void {

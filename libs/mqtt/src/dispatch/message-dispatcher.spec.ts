@@ -69,7 +69,7 @@ const request = (topic: string): IPublishPacket => packet(topic, { responseTopic
 
 /** An MQTT 5 subscription registry whose client is offline: subscribe() only hands out identifiers. */
 function offlineRegistry(...filters: string[]): { registry: SubscriptionRegistry; id(filter: string): number } {
-  const registry = new SubscriptionRegistry(new FakeMqttClient().client, { subscribed: () => undefined }, true);
+  const registry = new SubscriptionRegistry(new FakeMqttClient().client, { subscribed: () => undefined, downgraded: () => undefined }, true);
   for (const filter of filters) registry.subscribe([{ filter, qos: 1 }]).catch(() => undefined);
   const id = (filter: string): number => {
     const found = registry.byMatchFilter(parseTopicFilter(filter).matchFilter)?.find((subscription) => subscription.filter === filter);

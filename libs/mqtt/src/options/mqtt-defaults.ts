@@ -29,6 +29,7 @@ export const MQTT_DEFAULTS = {
   shutdownTimeout: 10_000,
   offlineQueueLimit: 10_000,
   maxInflight: 20,
+  publishTimeout: 30_000,
   queueQos0Offline: true,
   reply: false,
   replyErrorDetails: false,

@@ -125,6 +125,13 @@ export interface MqttModuleOptions {
    * 20), and on MQTT 3.1.1 they cannot say so: the message is acknowledged and dropped.
    */
   maxInflight?: number;
+  /**
+   * Milliseconds a sent QoS 1/2 publish may wait for the broker's acknowledgement while connected (PUBACK, or
+   * PUBREC and PUBCOMP) before `publish()` rejects with MqttPublishError and its flow-control slot is freed; 0:
+   * wait forever. Time offline does not count: the publish is sent again on the next connection. Some brokers
+   * never answer what they do not support (NATS before 2.10: a QoS 2 PUBLISH).
+   */
+  publishTimeout?: number;
   /** Queue QoS 0 publishes while offline (true), or reject them at once (false). */
   queueQos0Offline?: boolean;
   /** Drop QoS 1 redeliveries (DUP) of a message handled within this many milliseconds; off when absent. */

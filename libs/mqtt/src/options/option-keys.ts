@@ -32,6 +32,7 @@ export const MODULE_OPTION_KEYS = keysOf<MqttModuleOptions>({
   clientOptions: true,
   offlineQueueLimit: true,
   maxInflight: true,
+  publishTimeout: true,
   queueQos0Offline: true,
   dedupeWindowMs: true,
   reply: true,

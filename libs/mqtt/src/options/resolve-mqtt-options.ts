@@ -59,6 +59,7 @@ export interface ResolvedMqttOptions {
   readonly shutdownTimeout: number;
   readonly offlineQueueLimit: number;
   readonly maxInflight: number;
+  readonly publishTimeout: number;
   readonly queueQos0Offline: boolean;
   readonly dedupeWindowMs: number | undefined;
   readonly reply: boolean;
@@ -161,6 +162,7 @@ type Delivery = Pick<
   | 'maxPayloadBytes'
   | 'offlineQueueLimit'
   | 'maxInflight'
+  | 'publishTimeout'
   | 'queueQos0Offline'
   | 'dedupeWindowMs'
   | 'reply'
@@ -183,6 +185,7 @@ function resolveDelivery(options: MqttModuleOptions): Delivery {
     maxPayloadBytes: optionalInteger(options.maxPayloadBytes, 'maxPayloadBytes', configError, 1, 268_435_455) ?? MQTT_DEFAULTS.maxPayloadBytes,
     offlineQueueLimit: optionalInteger(options.offlineQueueLimit, 'offlineQueueLimit', configError, 0, 10_000_000) ?? MQTT_DEFAULTS.offlineQueueLimit,
     maxInflight: optionalInteger(options.maxInflight, 'maxInflight', configError, 1, 65_535) ?? MQTT_DEFAULTS.maxInflight,
+    publishTimeout: optionalInteger(options.publishTimeout, 'publishTimeout', configError, 0, MAX_TIMER_DELAY_MS) ?? MQTT_DEFAULTS.publishTimeout,
     queueQos0Offline: optionalBoolean(options.queueQos0Offline, 'queueQos0Offline', configError) ?? MQTT_DEFAULTS.queueQos0Offline,
     dedupeWindowMs: optionalInteger(options.dedupeWindowMs, 'dedupeWindowMs', configError, 1, 86_400_000),
     reply: optionalBoolean(options.reply, 'reply', configError) ?? MQTT_DEFAULTS.reply,
