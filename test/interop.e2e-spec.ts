@@ -18,7 +18,9 @@ import {
   type MqttModuleOptions,
 } from 'nestjs-mqtt';
 import { selectedBrokers, type BrokerUnderTest } from './fixtures/brokers/index.js';
+import { MosquittoBroker } from './fixtures/mosquitto.js';
 import { CaptureLogger } from './support/capture-logger.js';
+import { FakeBroker } from './support/fake-broker.js';
 import { Inbox } from './support/inbox.js';
 
 /** Starting a broker node (ejabberd's Erlang VM, a NATS JetStream store) on a loaded 2-core machine: a hang guard. */
@@ -258,4 +260,87 @@ describe.each(selectedBrokers().map((descriptor) => [descriptor.name, descriptor
       await expect(client.get(MqttService).request('interop/double', 21, { timeout: 5_000 })).resolves.toBe(42);
     });
   }
+});
+
+// MQTT 5 brokers may announce in their CONNACK what they lack; sending it anyway is a protocol error that closes the
+// connection. Mosquitto announces max_qos and retain_available; the others are scripted (test/faults/scripted-broker).
+describe('an MQTT 5 CONNACK with limits (Mosquitto with max_qos 1 and retain_available false)', () => {
+  let broker: MosquittoBroker;
+  const apps: TestingModule[] = [];
+
+  beforeAll(async () => {
+    broker = await MosquittoBroker.start({ listenerConfig: ['max_qos 1', 'retain_available false'] });
+  });
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+    seen.clear();
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+
+  it('refuses a QoS 2 and a retained publish with MqttPublishError naming the CONNACK, before the wire; the connection stays up', async () => {
+    const app = await Test.createTestingModule({
+      imports: [MqttModule.forRoot({ url: broker.url(), protocolVersion: 5 })],
+      providers: [Readings],
+    })
+      .setLogger(new CaptureLogger())
+      .compile();
+    apps.push(app);
+    await app.init();
+    const mqtt = app.get(MqttService);
+    await expect(mqtt.publish('interop/exactly-once', 'two', { qos: 2 })).rejects.toThrow(
+      "Publish to 'interop/exactly-once' failed: the broker accepts QoS 1 at most (its CONNACK says Maximum QoS: 1)",
+    );
+    await expect(mqtt.publish('interop/retained/r2', 'kept', { qos: 1, retain: true })).rejects.toThrow('its CONNACK says Retain Available: 0');
+    await mqtt.publish('interop/d4/reading', 4, { qos: 1 });
+    await expect(seen.waitFor(1)).resolves.toEqual([{ handler: 'reading', topic: 'interop/d4/reading', payload: 4, device: 'd4' }]);
+    expect(mqtt.stats().reconnects).toBe(0);
+    expect(mqtt.stats().messages).toMatchObject({ published: 1, publishFailed: 2 });
+  });
+});
+
+describe('an MQTT 5 CONNACK without subscription identifiers or wildcard subscriptions (scripted broker)', () => {
+  let broker: FakeBroker;
+  const apps: TestingModule[] = [];
+
+  beforeAll(async () => {
+    broker = await FakeBroker.start({ connackProperties: { subscriptionIdentifiersAvailable: false, wildcardSubscriptionAvailable: false } });
+  });
+  afterEach(async () => {
+    for (const app of apps.splice(0)) await app.close();
+    seen.clear();
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+
+  async function boot(providers: Array<new (...args: never[]) => unknown>): Promise<TestingModule> {
+    const app = await Test.createTestingModule({ imports: [MqttModule.forRoot({ url: broker.url, protocolVersion: 5 })], providers })
+      .setLogger(new CaptureLogger())
+      .compile();
+    apps.push(app);
+    await app.init();
+    return app;
+  }
+
+  it('subscribes without an identifier and routes copies by their topic', async () => {
+    await boot([RetainedExact]);
+    const [subscribe] = broker.received('subscribe');
+    expect(subscribe.properties?.subscriptionIdentifier).toBeUndefined();
+    await broker.deliver('interop/retained/exact', 'routed', { qos: 1 });
+    await expect(seen.waitFor(1)).resolves.toEqual([{ handler: 'retained', topic: 'interop/retained/exact', payload: 'routed' }]);
+  });
+
+  it('refuses a wildcard filter with MqttSubscribeError naming it, without a SUBSCRIBE (a decorated one fails the bootstrap)', async () => {
+    const before = broker.received('subscribe').length;
+    const error = await boot([Readings]).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(MqttSubscribeError);
+    expect(String((error as Error).message)).toMatch(/interop\/\+\/reading.*Wildcard Subscription Available: 0/);
+    const sent = broker
+      .received('subscribe')
+      .slice(before)
+      .flatMap((packet) => packet.subscriptions.map((subscription) => subscription.topic));
+    expect(sent.filter((topic) => /[+#]/.test(topic))).toEqual([]);
+  });
 });

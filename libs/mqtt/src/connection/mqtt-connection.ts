@@ -5,6 +5,7 @@ import { MqttConnectionError } from '../errors/mqtt-connection.error.js';
 import { MqttPublishError } from '../errors/mqtt-publish.error.js';
 import type { MqttMessage, MqttPayload, MqttPublishOptions, MqttPublishResult, MqttStatus, QoS, TopicQos } from '../interfaces/mqtt-message.interface.js';
 import type { MqttEvent } from '../interfaces/mqtt-handler.interface.js';
+import { BrokerFeatures } from './broker-features.js';
 import { ClientPublisher } from './client-publisher.js';
 import { createReplier } from './reply-publisher.js';
 import { createLogFormatter, MQTT_LOG_DEBUG, MQTT_LOG_ERR, MQTT_LOG_INFO, MQTT_LOG_WARNING, type MqttLogLevel } from './client-log.js';
@@ -84,6 +85,8 @@ export class MqttConnection {
   /** Between a CONNACK and the end of that connection. */
   private up = false;
   private lastDisconnect: IDisconnectPacket | undefined;
+  /** What the last CONNACK said the broker supports; publishes and subscriptions beyond it are refused first. */
+  private features = BrokerFeatures.ALL;
   /** The current connection attempt: when it began, and the CONNACK the client held then (a new one: accepted). */
   private attempt: { startedAt: number; connack: IConnackPacket | undefined } = { startedAt: Date.now(), connack: undefined };
   private started = false;
@@ -400,6 +403,12 @@ export class MqttConnection {
       reject(new MqttPublishError(topic, 'the client is closed'));
       return;
     }
+    const refusal = this.features.publishRefusal(options.qos ?? 0, options.retain === true);
+    if (refusal !== undefined) {
+      this.counters.publishFailed++;
+      reject(new MqttPublishError(topic, refusal));
+      return;
+    }
     const offline = !this.client.connected;
     if (offline) {
       const refused = this.offlineQueue.admit(topic, options.qos ?? 0);
@@ -481,7 +490,8 @@ export class MqttConnection {
       const outage = this.outage.connected() ?? '';
       this.note(MQTT_LOG_INFO, `Client '${this.name}' connected to ${this.server.displayUrl}${connack.sessionPresent ? ' (session present)' : ''}${outage}`);
       this.warnWeakTls();
-      this.subscriptions.onConnect(connack.sessionPresent, { sharedSubscriptions: connack.properties?.sharedSubscriptionAvailable !== false });
+      this.features = BrokerFeatures.from(connack);
+      this.subscriptions.onConnect(connack.sessionPresent, this.features);
       this.events.emit('connect', connack);
     });
     client.on('reconnect', () => {

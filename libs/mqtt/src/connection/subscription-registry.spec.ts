@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { MqttClient } from 'mqtt';
 import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
 import { MqttSubscribeError } from '../errors/mqtt-subscribe.error.js';
+import { BrokerFeatures } from './broker-features.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
 
 /** An offline client: subscribe() only records what it is asked to hold (nothing reaches a wire). */
@@ -76,7 +77,7 @@ describe('SubscriptionRegistry and what the broker supports', () => {
 
   it('refuses $share filters without sending them when the CONNACK says there are no shared subscriptions; others go', async () => {
     const { fake, registry } = connectedRegistry(true);
-    registry.onConnect(false, { sharedSubscriptions: false });
+    registry.onConnect(false, new BrokerFeatures({ sharedSubscriptionAvailable: false }));
     const shared = registry.subscribe([{ filter: '$share/g/t/+', qos: 1 }]);
     const plain = registry.subscribe([{ filter: 't/+', qos: 1 }]);
     await expect(shared).rejects.toThrow('the broker does not support shared subscriptions (its CONNACK says Shared Subscription Available: 0)');
@@ -85,5 +86,20 @@ describe('SubscriptionRegistry and what the broker supports', () => {
     expect(registry.holds('$share/g/t/+')).toBe(false);
     fake.subscribed[0].suback();
     await expect(plain).resolves.toEqual([{ topic: 't/+', qos: 1 }]);
+  });
+
+  it('sends no subscription identifier when the CONNACK says there are none; copies are then routed by topic', () => {
+    const { fake, registry } = connectedRegistry(true);
+    registry.onConnect(false, new BrokerFeatures({ subscriptionIdentifiersAvailable: false }));
+    hold(registry.subscribe([{ filter: 'a/+', qos: 1 }]));
+    expect(fake.subscribed[0].options).toEqual({});
+  });
+
+  it('refuses wildcard filters when the CONNACK says there are no wildcard subscriptions', async () => {
+    const { fake, registry } = connectedRegistry(true);
+    registry.onConnect(false, new BrokerFeatures({ wildcardSubscriptionAvailable: false }));
+    await expect(registry.subscribe([{ filter: 'a/#', qos: 1 }])).rejects.toThrow('(its CONNACK says Wildcard Subscription Available: 0)');
+    hold(registry.subscribe([{ filter: 'a/b', qos: 1 }]));
+    expect(fake.subscribed.map((call) => call.filters)).toEqual([['a/b']]);
   });
 });

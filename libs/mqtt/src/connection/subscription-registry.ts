@@ -3,6 +3,7 @@ import { MqttSubscribeError } from '../errors/mqtt-subscribe.error.js';
 import type { QoS, TopicQos } from '../interfaces/mqtt-message.interface.js';
 import { parseTopicFilter } from '../protocol/topic-filter.js';
 import { TopicRouter } from '../protocol/topic-router.js';
+import { BrokerFeatures } from './broker-features.js';
 import { isConnectionClosed } from './mqtt-js-errors.js';
 
 /** A subscription as asked for; `nl`, `rap` and `rh` are MQTT 5 subscription options. */
@@ -60,11 +61,6 @@ export interface SubscriptionEvents {
   downgraded(filter: string, asked: QoS, granted: QoS): void;
 }
 
-/** What the broker's CONNACK says it supports (MQTT 5; absent properties mean supported). */
-export interface BrokerFeatures {
-  readonly sharedSubscriptions: boolean;
-}
-
 /**
  * Owns every subscription of one client: what the user wants, what the broker granted, and
  * restoring them after a reconnect. mqtt.js's own resubscription is off (`resubscribe: false`)
@@ -91,7 +87,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
   private identifiedVersion = 0;
   private readonly askCounts = new Map<string, number>();
   private readonly downgradesSaid = new Set<string>();
-  private features: BrokerFeatures = { sharedSubscriptions: true };
+  private features = BrokerFeatures.ALL;
 
   constructor(
     private readonly client: MqttClient,
@@ -199,7 +195,7 @@ export class SubscriptionRegistry implements SubscriptionIndex {
    * Called on every CONNACK. A clean or lost session gets every wanted filter again; a present
    * session gets only what it may lack: filters never granted, and `$share` filters.
    */
-  onConnect(sessionPresent: boolean, features: BrokerFeatures = { sharedSubscriptions: true }): void {
+  onConnect(sessionPresent: boolean, features = BrokerFeatures.ALL): void {
     this.features = features;
     if (sessionPresent && this.droppedOffline.size > 0) {
       this.client.unsubscribe([...this.droppedOffline]);
@@ -280,9 +276,9 @@ export class SubscriptionRegistry implements SubscriptionIndex {
   }
 
   private send(all: readonly WantedSubscription[]): void {
-    // A broker that said it has no shared subscriptions closes the connection on a $share SUBSCRIBE (MQTT 5
-    // §3.8.3.1: 0x9E); refusing them here keeps the connection, and the other subscriptions, up.
-    const entries = this.features.sharedSubscriptions ? all : all.filter((entry) => !entry.filter.startsWith('$share/') || this.refuseShared(entry));
+    // A broker closes the connection on a SUBSCRIBE its CONNACK said it does not support ($share: 0x9E, wildcards:
+    // 0xA2); refusing those here keeps the connection, and the other subscriptions, up.
+    const entries = all.filter((entry) => this.admit(entry));
     if (!this.mqtt5) {
       this.sendPacket(entries);
       return;
@@ -296,7 +292,8 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     for (const { filter, qos, nl, rap, rh } of entries) {
       map[filter] = { qos, ...(nl !== undefined ? { nl } : {}), ...(rap !== undefined ? { rap } : {}), ...(rh !== undefined ? { rh } : {}) };
     }
-    const id = entries.length === 1 ? entries[0].id : undefined;
+    // Without identifiers (the CONNACK said so) copies are routed by their topic, as on MQTT 3.1.1.
+    const id = entries.length === 1 && this.features.subscriptionIdentifiers ? entries[0].id : undefined;
     this.client.subscribe(map, id !== undefined ? { qos: entries[0].qos, properties: { subscriptionIdentifier: id } } : {}, (error, _grants, packet) => {
       // SUBACK return codes, one per filter in the order sent (0x80 and up: refused).
       const codes = packet?.granted as number[] | undefined;
@@ -329,15 +326,13 @@ export class SubscriptionRegistry implements SubscriptionIndex {
     });
   }
 
-  /** Always false: the entry is not sent. */
-  private refuseShared(entry: WantedSubscription): false {
+  /** Whether the entry may be sent; one the broker said it does not support is refused instead. */
+  private admit(entry: WantedSubscription): boolean {
+    const refusal = this.features.subscribeRefusal(entry.filter);
+    if (refusal === undefined) return true;
     this.forget(entry);
     this.granted.delete(entry.filter);
-    this.settle(
-      entry.filter,
-      undefined,
-      new MqttSubscribeError(entry.filter, 'the broker does not support shared subscriptions (its CONNACK says Shared Subscription Available: 0)'),
-    );
+    this.settle(entry.filter, undefined, new MqttSubscribeError(entry.filter, refusal));
     return false;
   }
 
