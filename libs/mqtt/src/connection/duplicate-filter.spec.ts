@@ -19,6 +19,10 @@ describe('DuplicateFilter', () => {
     expect(filter.isDuplicate('t', packet(7, 'a', true), 10)).toBe(true);
     // The same packet id reused for another payload is a new message.
     expect(filter.isDuplicate('t', packet(7, 'b', true), 20)).toBe(false);
+    // A redelivery under a new packet id (a cluster node taking over the session) is the same message.
+    expect(filter.isDuplicate('t', packet(42, 'a', true), 25)).toBe(true);
+    // Another topic with the same payload is another message.
+    expect(filter.isDuplicate('u', packet(42, 'a', true, 1, 'u'), 26)).toBe(false);
     // A first delivery without DUP is never dropped.
     expect(filter.isDuplicate('t', packet(7, 'a', false), 30)).toBe(false);
   });
@@ -43,11 +47,11 @@ describe('DuplicateFilter', () => {
 
   it('remembers at most maxEntries messages, forgetting the oldest first', () => {
     const filter = new DuplicateFilter(60_000, { maxEntries: 3 });
-    for (let id = 1; id <= 4; id++) expect(filter.isDuplicate('t', packet(id, 'p', false), id)).toBe(false);
-    expect(filter.isDuplicate('t', packet(1, 'p', true), 10)).toBe(false); // forgotten: handled again
+    for (let id = 1; id <= 4; id++) expect(filter.isDuplicate('t', packet(id, `p${id}`, false), id)).toBe(false);
+    expect(filter.isDuplicate('t', packet(1, 'p1', true), 10)).toBe(false); // forgotten: handled again
     // Handling message 1 again remembered it, which pushed out message 2, then the oldest.
-    expect(filter.isDuplicate('t', packet(2, 'p', true), 11)).toBe(false);
-    expect(filter.isDuplicate('t', packet(4, 'p', true), 12)).toBe(true);
+    expect(filter.isDuplicate('t', packet(2, 'p2', true), 11)).toBe(false);
+    expect(filter.isDuplicate('t', packet(4, 'p4', true), 12)).toBe(true);
     expect(filter.size).toBe(3);
   });
 
@@ -67,7 +71,7 @@ describe('DuplicateFilter', () => {
     for (let id = 0; id < DEDUPE_MAX_ENTRIES + 1_000; id++) filter.isDuplicate('t', packet(id % 65_536, String(id), false), id);
     expect(filter.size).toBe(DEDUPE_MAX_ENTRIES);
     const long = 'y'.repeat(65_535);
-    for (let id = 0; id < 300; id++) filter.isDuplicate(long, packet(id, 'p', false, 1, long), 1e6 + id);
+    for (let id = 0; id < 300; id++) filter.isDuplicate(long, packet(id, `p${id}`, false, 1, long), 1e6 + id);
     expect(filter.retainedBytes).toBeLessThanOrEqual(DEDUPE_MAX_BYTES);
     expect(filter.size).toBeLessThan(DEDUPE_MAX_ENTRIES);
   });

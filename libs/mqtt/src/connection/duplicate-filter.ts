@@ -19,8 +19,11 @@ export interface DuplicateFilterLimits {
 
 /**
  * Drops QoS 1 redeliveries (DUP flag set) of a message already handled within `windowMs`.
- * A message is known by topic, packet id and payload digest, so a reused packet id with
- * another payload is never mistaken for a duplicate.
+ * A message is known by its topic and payload digest, not by its packet id: a clustered broker that
+ * redelivers from another node after a failover (RabbitMQ with quorum queues) uses a new packet id, and
+ * a reused packet id with another payload is a new message. So a DUP copy whose topic and payload equal
+ * a message handled within the window is dropped, even when it was a distinct message with the same
+ * content (payloads that carry a sequence number or a timestamp never are).
  *
  * Memory is bounded whatever the window and the message rate: at most `maxEntries` messages and
  * at most `maxBytes` of estimated memory, topics included (a topic may be 64 KiB, and every
@@ -49,7 +52,7 @@ export class DuplicateFilter {
     if (packet.qos !== 1 || packet.messageId === undefined) return false;
     this.expire(now);
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const key = `${packet.messageId}\u0000${topic}\u0000${createHash('sha1').update(payload).digest('base64')}`;
+    const key = `${topic}\u0000${createHash('sha1').update(payload).digest('base64')}`;
     if (this.seen.has(key)) {
       if (packet.dup) return true;
       // Seen again: delete first, so the new expiry goes to the end and the Map stays in expiry order.
