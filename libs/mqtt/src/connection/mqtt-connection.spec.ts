@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { LoggerService } from '@nestjs/common';
 import { FakeMqttClient } from '../../../../test/support/fake-mqtt-client.js';
 import { MqttConnectionError } from '../errors/mqtt-connection.error.js';
@@ -10,6 +10,8 @@ import { resolveMqttOptions } from '../options/resolve-mqtt-options.js';
 import { parseTopicFilter } from '../protocol/topic-filter.js';
 import type { BoundHandler } from '../dispatch/message-dispatcher.js';
 import { MqttConnection } from './mqtt-connection.js';
+import { MQTT_LOG_DEBUG } from './client-log.js';
+import { MqttService } from '../mqtt.service.js';
 
 /** A Nest logger that keeps `level: message` lines. */
 class Lines implements LoggerService {
@@ -533,5 +535,122 @@ describe('MqttConnection, failover list', () => {
     fake.simulateConnect();
     await start;
     expect(connection.describe().url).toBe('mqtts://b.test:8883');
+  });
+});
+
+describe('MqttConnection, TLS warnings', () => {
+  it.each([
+    ['tls.rejectUnauthorized: false', { tls: { rejectUnauthorized: false } }, 'TLS certificate verification is OFF for mqtts://broker.test:8883'],
+    ['insecure: true', { insecure: true }, 'TLS host-name check is OFF for mqtts://broker.test:8883'],
+  ] as const)('with %s warns at every connect, not only the first', async (_what, tls, warning) => {
+    const { connection, fake, logger } = setup({ url: 'mqtts://broker.test:8883', connect: 'background', ...tls });
+    await connection.start();
+    for (let connects = 0; connects < 3; connects++) {
+      fake.simulateConnect();
+      fake.simulateConnectionLoss();
+    }
+    expect(logger.lines.filter((line) => line.startsWith('warn: ') && line.includes(warning))).toHaveLength(3);
+  });
+});
+
+describe("MqttConnection, mqtt.js's packet log lines", () => {
+  /** What mqtt.js's debug logging calls `options.log` with (a format and a packet). */
+  const packetLine = ['sending packet %o', { cmd: 'pingreq' }] as const;
+
+  it('are neither logged nor routed without logging: true or an @OnLog handler', async () => {
+    const { connection, fake, logger } = setup({ connect: 'background' });
+    await connection.start();
+    fake.log(...packetLine);
+    fake.simulateConnect();
+    expect(logger.lines.filter((line) => line.startsWith('debug'))).toEqual([]);
+  });
+
+  it('with logging: true reach the logger at debug level', async () => {
+    const { connection, fake, logger } = setup({ connect: 'background', logging: true });
+    await connection.start();
+    fake.log(...packetLine);
+    expect(logger.lines).toContain("debug: sending packet { cmd: 'pingreq' }");
+  });
+
+  it('with an @OnLog handler reach the handler (MQTT_LOG_DEBUG), but not the logger unless logging: true', async () => {
+    const { connection, fake, logger } = setup({ connect: 'background' });
+    const seen: unknown[][] = [];
+    connection.onClientEvent('log', { label: 'Spec#log', call: (...args) => seen.push(args) });
+    await connection.start();
+    fake.log(...packetLine);
+    expect(seen).toContainEqual([MQTT_LOG_DEBUG, "sending packet { cmd: 'pingreq' }"]);
+    expect(logger.lines.filter((line) => line.startsWith('debug'))).toEqual([]);
+  });
+});
+
+describe('MqttConnection, request() timeout', () => {
+  beforeEach(() => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+  });
+
+  it('covers waiting for a flow-control slot: the request times out while its publish still waits behind maxInflight', async () => {
+    const { connection, fake } = setup({ connect: 'background', protocolVersion: 5, maxInflight: 1 });
+    await connection.start();
+    fake.simulateConnect();
+    const holder = connection.publish('t/hold', 'x', { qos: 1 }); // takes the only slot, never acknowledged here
+    holder.catch(() => undefined);
+    let outcome: unknown;
+    const pending = connection.request('svc/ask', 1, 500, 1).catch((error: unknown) => (outcome = error));
+    await flush();
+    fake.lastSubscribeTo(fake.subscribed[0].filters[0]).suback(1); // the reply subscription is granted
+    await flush();
+    expect(fake.published.map((call) => call.topic)).toEqual(['t/hold']); // the request waits for the slot
+    jest.advanceTimersByTime(499);
+    await flush();
+    expect(outcome).toBeUndefined();
+    jest.advanceTimersByTime(1);
+    await pending;
+    expect(outcome).toBeInstanceOf(MqttRequestError);
+    expect(outcome).toMatchObject({ timedOut: true, message: "Request to 'svc/ask' failed: no reply within 500 ms" });
+    expect(fake.published.map((call) => call.topic)).toEqual(['t/hold']);
+  });
+
+  it('defaults to 10000 ms', async () => {
+    const { connection, fake } = setup({ connect: 'background', protocolVersion: 5 });
+    await connection.start();
+    fake.simulateConnect();
+    let outcome: unknown;
+    const pending = new MqttService(connection).request('svc/nobody', 1).catch((error: unknown) => (outcome = error));
+    await flush();
+    fake.subscribed[0].suback(1);
+    await flush();
+    fake.lastPublishTo('svc/nobody').ack(1);
+    jest.advanceTimersByTime(9_999);
+    await flush();
+    expect(outcome).toBeUndefined();
+    jest.advanceTimersByTime(1);
+    await pending;
+    expect(outcome).toMatchObject({ timedOut: true, message: "Request to 'svc/nobody' failed: no reply within 10000 ms" });
+  });
+});
+
+describe('MqttConnection, close() bounded by one shutdownTimeout', () => {
+  it('a stuck handler, an unacknowledged publish and a disconnect that never finishes take one shutdownTimeout in all, not one each', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick'] });
+    const { connection, fake } = setup({ connect: 'background', shutdownTimeout: 1_000 });
+    const { bound } = handler(); // never released
+    connection.addRoute(parseTopicFilter('jobs/+'), bound);
+    await connection.start();
+    fake.simulateConnect();
+    fake.deliver('jobs/1', 'stuck');
+    const unacknowledged = connection.publish('t/1', 'a', { qos: 1 }).catch((error: unknown) => error);
+    fake.endsAtOnce = false; // the graceful DISCONNECT never completes
+    let closed = false;
+    const closing = connection.close().then(() => (closed = true));
+    await jest.advanceTimersByTimeAsync(999);
+    expect(fake.endCalls).toEqual([]); // still waiting for the handler
+    // The handler's wait ends at shutdownTimeout; what is left for the publishes and the graceful end is 0 ms
+    // (Node runs a zero-delay timer after 1 ms). Each with a budget of its own would take until 3000 ms.
+    await jest.advanceTimersByTimeAsync(1 + 2);
+    expect(fake.endCalls.map((call) => call.force)).toEqual([false, true]);
+    fake.endCalls[1].finish();
+    await closing;
+    expect(closed).toBe(true);
+    expect(await unacknowledged).toBeInstanceOf(MqttPublishError);
   });
 });
