@@ -27,6 +27,14 @@ describe('resolveMqttOptions', () => {
     expect(a.clientId).not.toBe(b.clientId);
   });
 
+  it('without url or host connects to localhost, on the port of the protocol', () => {
+    const plain = resolveMqttOptions({});
+    expect(plain).toMatchObject({ protocol: 'mqtt', host: 'localhost', port: 1883, displayUrl: 'mqtt://localhost:1883' });
+    expect(toClientOptions(plain)).toMatchObject({ host: 'localhost', port: 1883 });
+    expect(resolveMqttOptions({ protocol: 'mqtts' })).toMatchObject({ host: 'localhost', port: 8883 });
+    expect(resolveMqttOptions({ port: 1884 })).toMatchObject({ host: 'localhost', port: 1884 });
+  });
+
   it('keeps a clean: false session on MQTT 5 after disconnect, as on 3.1.1: sessionExpiryInterval defaults to the maximum', () => {
     const durable = resolveMqttOptions({ clean: false, clientId: 'plant-1', protocolVersion: 5 });
     expect(durable.sessionExpiryInterval).toBe(MQTT_DEFAULTS.durableSessionExpiryInterval);
