@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { Controller, Injectable, Module, type ConfigurableModuleOptionsFactory } from '@nestjs/common';
+import { Controller, Inject, Injectable, Module, type ConfigurableModuleOptionsFactory } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import type { IPublishPacket, Packet } from 'mqtt';
 import { firstValueFrom } from 'rxjs';
@@ -8,6 +8,8 @@ import {
   MqttArgumentError,
   MqttConfigError,
   MqttConnectionError,
+  InjectMqtt,
+  getMqttToken,
   MqttHandlerError,
   MqttModule,
   MqttService,
@@ -169,6 +171,64 @@ describe('MqttModule registration', () => {
   });
 });
 
+describe('MqttModule registration: isGlobal, tokens, names', () => {
+  @Injectable()
+  class NeedsMqtt {
+    constructor(readonly mqtt: MqttService) {}
+  }
+  @Module({ providers: [NeedsMqtt] })
+  class Feature {}
+
+  it('with isGlobal: false the client is not injectable in a module that does not import it', async () => {
+    const compile = Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url(), isGlobal: false }), Feature] }).compile();
+    await expect(compile).rejects.toThrow(/can't resolve dependencies of the NeedsMqtt/);
+    // The importing module itself gets it.
+    const moduleRef = await Test.createTestingModule({
+      imports: [MqttModule.forRoot({ url: suite.broker.url(), isGlobal: false })],
+      providers: [NeedsMqtt],
+    }).compile();
+    app = moduleRef;
+    await moduleRef.init();
+    expect(moduleRef.get(NeedsMqtt).mqtt.connected).toBe(true);
+  });
+
+  it("getMqttToken() is the default client's token, getMqttToken('plant') the named client's, as @InjectMqtt('plant') injects", async () => {
+    @Injectable()
+    class Both {
+      constructor(
+        @Inject(getMqttToken()) readonly byDefaultToken: MqttService,
+        @InjectMqtt('plant') readonly plant: MqttService,
+      ) {}
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [MqttModule.forRoot({ url: suite.broker.url() }), MqttModule.forRoot({ name: 'plant', url: suite.broker.url() })],
+      providers: [Both],
+    }).compile();
+    app = moduleRef;
+    await moduleRef.init();
+    expect(getMqttToken()).toBe(MqttService);
+    const both = moduleRef.get(Both);
+    expect(both.byDefaultToken).toBe(moduleRef.get(MqttService));
+    expect(both.byDefaultToken.name).toBe('default');
+    const plant = moduleRef.get<MqttService>(getMqttToken('plant'));
+    expect(plant).toBe(both.plant);
+    expect(plant.name).toBe('plant');
+    expect(plant.connected).toBe(true);
+  });
+
+  it('refuses a second forRoot without a name, naming the option', async () => {
+    const compile = Test.createTestingModule({
+      imports: [MqttModule.forRoot({ url: suite.broker.url(), clientId: 'first' }), MqttModule.forRoot({ url: suite.broker.url(), clientId: 'second' })],
+    }).compile();
+    await expect(compile).rejects.toThrow(MqttConfigError);
+    await expect(
+      Test.createTestingModule({
+        imports: [MqttModule.forRoot({ url: suite.broker.url(), clientId: 'first' }), MqttModule.forRoot({ url: suite.broker.url(), clientId: 'second' })],
+      }).compile(),
+    ).rejects.toThrow("Invalid MQTT option 'name': a client named 'default' is registered twice; give each MqttModule.forRoot() its own name");
+  });
+});
+
 describe('decorated handlers', () => {
   @Injectable()
   class SensorHandlers {
@@ -268,6 +328,62 @@ describe('decorated handlers', () => {
       ]),
     );
     expect(recorder.inbox.items.filter((r) => r.handler !== 'barrier')).toHaveLength(2);
+  });
+
+  @Injectable()
+  class QosZero {
+    @OnTopic('qos/+', { qos: 0 })
+    on(): void {}
+  }
+  @Injectable()
+  class QosTwo {
+    @OnTopic('qos/+', { qos: 2 })
+    on(): void {}
+  }
+  @Injectable()
+  class QosOne {
+    @OnTopic('qos/+', { qos: 1 })
+    on(): void {}
+  }
+
+  it('handlers of one filter asking for QoS 0, 2 and 1 make one subscription, at QoS 2', async () => {
+    const sent: Packet[] = [];
+    const moduleRef = await boot({}, { providers: [QosZero, QosTwo, QosOne] }, (ref) => {
+      ref.get(MqttService).client.on('packetsend', (packet: Packet) => sent.push(packet));
+    });
+    const entries = sent.flatMap((p) => (p.cmd === 'subscribe' ? p.subscriptions : [])).filter((s) => s.topic === 'qos/+');
+    expect(entries.map((s) => s.qos)).toEqual([2]);
+    expect(moduleRef.get(MqttService).topics.get('qos/+')).toEqual({ topic: 'qos/+', qos: 2 });
+  });
+
+  @Injectable()
+  class ShareOptOut {
+    constructor(private readonly recorder: Recorder) {}
+    @OnTopic('everyone/+', { share: false })
+    onEveryone(_payload: unknown, topic: string): void {
+      this.recorder.inbox.push({ handler: 'everyone', topic });
+    }
+    @OnTopic('work/+')
+    onWork(_payload: unknown, topic: string): void {
+      this.recorder.inbox.push({ handler: 'work', topic });
+    }
+  }
+
+  it("share: false opts a handler out of the module's share group; the others subscribe in it", async () => {
+    const sent: Packet[] = [];
+    const moduleRef = await boot({ share: 'workers' }, { providers: [ShareOptOut] }, (ref) => {
+      ref.get(MqttService).client.on('packetsend', (packet: Packet) => sent.push(packet));
+    });
+    const filters = sent.flatMap((p) => (p.cmd === 'subscribe' ? p.subscriptions.map((s) => s.topic) : []));
+    expect(filters.sort()).toEqual(['$share/workers/barrier/+', '$share/workers/work/+', 'everyone/+']);
+    const recorder = moduleRef.get(Recorder);
+    await mosquittoPub(port, 'everyone/1', 'x');
+    await mosquittoPub(port, 'work/1', 'x');
+    await received(recorder, 2);
+    expect(recorder.inbox.items.filter((r) => r.handler !== 'barrier')).toEqual([
+      { handler: 'everyone', topic: 'everyone/1' },
+      { handler: 'work', topic: 'work/1' },
+    ]);
   });
 
   @Injectable()
