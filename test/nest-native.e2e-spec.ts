@@ -3,6 +3,8 @@ import {
   Catch,
   Injectable,
   ParseIntPipe,
+  createParamDecorator,
+  type PipeTransform,
   UseFilters,
   UseGuards,
   UseInterceptors,
@@ -15,15 +17,17 @@ import {
   type INestApplication,
   type NestInterceptor,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, type AbstractHttpAdapter } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, type AbstractHttpAdapter } from '@nestjs/core';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { IsInt, IsString, Max, Min } from 'class-validator';
 import type { Packet } from 'mqtt';
 import { firstValueFrom, type Observable } from 'rxjs';
 import { map, take, toArray } from 'rxjs/operators';
 import {
+  Ctx,
   MqttArgumentError,
   MqttContext,
+  MqttHandlerError,
   MqttModule,
   MqttRequestError,
   MqttService,
@@ -272,6 +276,70 @@ describe('pipes, guards, interceptors and filters', () => {
     await expect(moduleRef.get(MqttService).request('plain/y', 'x', { timeout: 2_000 })).rejects.toThrow('the responder failed: Forbidden resource');
     expect(moduleRef.get(Plain).got.items).toEqual([]);
   });
+
+  /** An own parameter decorator: the room of the filter's named wildcard, upper-cased. */
+  const Room = createParamDecorator((_data: unknown, context: ExecutionContext) => MqttContext.from(context)?.params.room.toUpperCase());
+
+  @Injectable()
+  class OwnDecorator {
+    readonly got = new Inbox<string>();
+    @OnTopic('own/+room/temp')
+    on(@Room() room: string, @Payload() payload: string): void {
+      this.got.push(`${room}:${payload}`);
+    }
+  }
+
+  it('an own createParamDecorator decorator gets its value from the MQTT context', async () => {
+    const moduleRef = await boot([OwnDecorator]);
+    await mosquittoPub(suite.broker.ports.plain as number, 'own/kitchen/temp', 'warm');
+    expect(await moduleRef.get(OwnDecorator).got.waitFor(1)).toEqual(['KITCHEN:warm']);
+  });
+
+  /** Upper-cases string arguments. */
+  class Shout implements PipeTransform {
+    transform(value: unknown): unknown {
+      return typeof value === 'string' ? value.toUpperCase() : value;
+    }
+  }
+
+  /** Wraps what a handler returns, and records the handler. */
+  class Wrap implements NestInterceptor {
+    static readonly seen = new Inbox<string>();
+    intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+      Wrap.seen.push(`${context.getType()}:${context.getClass().name}#${context.getHandler().name}`);
+      return next.handle().pipe(map((value: unknown) => ({ wrapped: value })));
+    }
+  }
+
+  @Injectable()
+  class Globals {
+    @OnTopic('globals/plain')
+    plain(payload: unknown): unknown {
+      return payload;
+    }
+    @OnTopic('globals/decorated')
+    decorated(@Payload() payload: unknown): unknown {
+      return payload;
+    }
+  }
+
+  it('APP_INTERCEPTOR and APP_PIPE providers reach every handler: the interceptor wraps both, the pipe acts on the decorated parameter', async () => {
+    Wrap.seen.clear();
+    const moduleRef = await boot(
+      [Globals],
+      { reply: true },
+      {
+        providers: [
+          { provide: APP_INTERCEPTOR, useClass: Wrap },
+          { provide: APP_PIPE, useClass: Shout },
+        ],
+      },
+    );
+    const mqtt = moduleRef.get(MqttService);
+    await expect(mqtt.request('globals/plain', 'quiet')).resolves.toEqual({ wrapped: 'quiet' });
+    await expect(mqtt.request('globals/decorated', 'quiet')).resolves.toEqual({ wrapped: 'QUIET' });
+    expect(Wrap.seen.items).toEqual(['mqtt:Globals#plain', 'mqtt:Globals#decorated']);
+  });
 });
 
 describe('app.useGlobal*()', () => {
@@ -441,6 +509,20 @@ describe('app.useGlobal*()', () => {
     const app = await bootApp([Quiet], (nest) => nest.useGlobalPipes(new ValidationPipe()));
     await expect(app.get(MqttService).request('quiet/direct', null)).resolves.toBe('quiet/direct');
     expect(app.get(Quiet).got.items).toEqual(['quiet/direct']);
+  });
+
+  @Injectable()
+  class Decorated {
+    @OnTopic('piped/+')
+    on(@Payload() payload: unknown, @Topic() topic: string): string {
+      return `${String(payload)}@${topic}`;
+    }
+  }
+
+  it('app.useGlobalPipes() acts on decorated parameters', async () => {
+    const upper: PipeTransform = { transform: (value: unknown) => (typeof value === 'string' ? value.toUpperCase() : value) };
+    const app = await bootApp([Decorated], (nest) => nest.useGlobalPipes(upper));
+    await expect(app.get(MqttService).request('piped/a', 'hello')).resolves.toBe('HELLO@PIPED/A');
   });
 });
 
@@ -620,6 +702,44 @@ describe('custom payload codecs', () => {
   });
 });
 
+describe('a codec as the module-wide payload', () => {
+  /** Reads a payload as comma-separated numbers. */
+  const csv = {
+    name: 'csv',
+    decode(bytes: Buffer): number[] {
+      const values = bytes.toString('utf8').split(',').map(Number);
+      if (values.some((value) => Number.isNaN(value))) throw new Error('not a list of numbers');
+      return values;
+    },
+  };
+
+  @Injectable()
+  class Series {
+    readonly got = new Inbox<unknown>();
+    @OnTopic('series/+')
+    on(values: unknown): void {
+      this.got.push(values);
+    }
+    @OnTopic('series-text/+', { payload: 'text' })
+    onText(@Payload() text: unknown): void {
+      this.got.push(text);
+    }
+  }
+
+  it('decodes for every handler that does not set its own payload; a decode failure never reaches the handler', async () => {
+    const logger = new CaptureLogger();
+    const moduleRef = await boot([Series], { payload: csv }, { logger });
+    await mosquittoPub(suite.broker.ports.plain as number, 'series/a', 'x,y');
+    await mosquittoPub(suite.broker.ports.plain as number, 'series/a', '1,2,3');
+    await mosquittoPub(suite.broker.ports.plain as number, 'series-text/a', '4,5');
+    expect(await moduleRef.get(Series).got.waitFor(2)).toEqual([[1, 2, 3], '4,5']);
+    expect(logger.lines).toContainEqual({
+      level: 'warn',
+      text: expect.stringContaining("Payload on 'series/a' not delivered to Series#on: not a list of numbers (format 'csv')"),
+    });
+  });
+});
+
 describe('MQTT 5 subscription options', () => {
   @Injectable()
   class Options {
@@ -648,10 +768,80 @@ describe('MQTT 5 subscription options', () => {
     await mosquittoPub(suite.broker.ports.plain as number, 'rh/x', '', { retain: true, qos: 1 });
   });
 
+  @Injectable()
+  class Retained {
+    readonly got = new Inbox<string>();
+    @OnTopic('rap/on/+', { retainAsPublished: true })
+    onKept(payload: string, _topic: string, packet: { retain: boolean }): void {
+      this.got.push(`kept ${payload}:${packet.retain}`);
+    }
+    @OnTopic('rap/off/+')
+    onCleared(payload: string, _topic: string, packet: { retain: boolean }): void {
+      this.got.push(`cleared ${payload}:${packet.retain}`);
+    }
+  }
+
+  it('retainAsPublished keeps the retain flag on messages forwarded live; without it the broker clears it', async () => {
+    const moduleRef = await boot([Retained]);
+    const got = moduleRef.get(Retained).got;
+    try {
+      await mosquittoPub(suite.broker.ports.plain as number, 'rap/on/x', 'a', { retain: true, qos: 1 });
+      await got.waitFor(1);
+      await mosquittoPub(suite.broker.ports.plain as number, 'rap/off/x', 'b', { retain: true, qos: 1 });
+      expect(await got.waitFor(2)).toEqual(['kept a:true', 'cleared b:false']);
+    } finally {
+      await mosquittoPub(suite.broker.ports.plain as number, 'rap/on/x', '', { retain: true, qos: 1 });
+      await mosquittoPub(suite.broker.ports.plain as number, 'rap/off/x', '', { retain: true, qos: 1 });
+    }
+  });
+
+  it('refuses stacked @OnTopic decorators of one method that disagree on noLocal, naming the handler', async () => {
+    @Injectable()
+    class Disagree {
+      @OnTopic('st/a/+', { noLocal: true })
+      @OnTopic('st/+/b')
+      on(): void {}
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [MqttModule.forRoot({ url: suite.broker.url(), protocolVersion: 5 })],
+      providers: [Disagree],
+    }).compile();
+    apps.push(moduleRef);
+    const init = moduleRef.init();
+    await expect(init).rejects.toThrow(MqttHandlerError);
+    await expect(init).rejects.toThrow('Disagree#on: stacked @OnTopic decorators of one method must agree on noLocal');
+  });
+
   it('refuses MQTT 5 subscription options on an MQTT 3.1.1 client at bootstrap', async () => {
     const compile = Test.createTestingModule({ imports: [MqttModule.forRoot({ url: suite.broker.url() })], providers: [Options] }).compile();
     const moduleRef = await compile;
     apps.push(moduleRef);
     await expect(moduleRef.init()).rejects.toThrow('Options#onNoLocal: noLocal, retainAsPublished and retainHandling are MQTT 5 subscription options');
+  });
+});
+
+describe('@Ctx()', () => {
+  @Injectable()
+  class WithContext {
+    readonly got = new Inbox<unknown>();
+    @OnTopic('ctx/+room/#rest', { qos: 1 })
+    on(@Ctx() context: MqttContext): void {
+      this.got.push({
+        isContext: context instanceof MqttContext,
+        topic: context.topic,
+        params: context.params,
+        client: context.client,
+        packetTopic: context.packet.topic,
+        qos: context.packet.qos,
+      });
+    }
+  }
+
+  it('injects the MqttContext: topic, packet, named wildcard values and client name', async () => {
+    const moduleRef = await boot([WithContext]);
+    await mosquittoPub(suite.broker.ports.plain as number, 'ctx/hall/a/b', 'x', { qos: 1 });
+    expect(await moduleRef.get(WithContext).got.waitFor(1)).toEqual([
+      { isContext: true, topic: 'ctx/hall/a/b', params: { room: 'hall', rest: 'a/b' }, client: 'default', packetTopic: 'ctx/hall/a/b', qos: 1 },
+    ]);
   });
 });
