@@ -46,6 +46,20 @@ it('reports up while connected (with a PUBACK ping), and down with the state whe
   await broker.restart();
 });
 
+it('reports down when the broker does not acknowledge the ping within timeout, while the client still counts as connected', async () => {
+  const indicator = moduleRef.get(MqttHealthIndicator);
+  const mqtt = moduleRef.get(MqttService);
+  await firstValueFrom(mqtt.status$.pipe(filter((s) => s === 'connected')));
+  await expect(indicator.isHealthy('mqtt', { ping: true, timeout: 2_000 })).resolves.toMatchObject({ mqtt: { status: 'up' } });
+  broker.pause(); // the socket stays open; nothing answers
+  try {
+    const result = await indicator.isHealthy('mqtt', { ping: true, timeout: 300 });
+    expect(result.mqtt).toMatchObject({ status: 'down', client: 'default', state: 'connected', message: 'no PUBACK within 300 ms' });
+  } finally {
+    broker.resume();
+  }
+});
+
 it('fails the start with an MqttError naming TerminusModule when the app does not import it', async () => {
   const app = await Test.createTestingModule({ providers: [MqttHealthIndicator] }).compile();
   try {
