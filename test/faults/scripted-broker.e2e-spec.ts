@@ -122,6 +122,42 @@ describe('connection refusals that mean "try again later"', () => {
   });
 });
 
+describe("connect: 'background' and reconnectPeriod", () => {
+  it.each([
+    [5, 'Not authorized (0x87), then Bad user name or password (0x86)', [0x87, 0x86]],
+    [4, 'Not authorized (5), then Bad user name or password (4)', [5, 4]],
+  ] as const)("MQTT %i: connect: 'background' keeps retrying through refused CONNACKs (%s) until one is accepted", async (protocolVersion, _name, codes) => {
+    broker.connack = [...codes];
+    const clientId = `background-refused-${protocolVersion}`;
+    const accepted = broker.next('connect', (event) => event.clientId === clientId && event.returnCode === 0);
+    const app = await boot([], { protocolVersion, clientId, connect: 'background' });
+    await accepted;
+    const mqtt = app.get(MqttService);
+    await firstValueFrom(mqtt.status$.pipe(where((status) => status === 'connected')));
+    expect(broker.received('connect', clientId)).toHaveLength(codes.length + 1);
+  });
+
+  it('reconnectPeriod: 0 never reconnects after the connection drops, while a client with a period does, again and again', async () => {
+    const once = await boot([], { clientId: 'no-reconnect', reconnectPeriod: 0 });
+    const control = await boot([], { clientId: 'control', reconnectPeriod: 50 });
+    const statuses: string[] = [];
+    once.get(MqttService).status$.subscribe((status) => statuses.push(status));
+    for (let drop = 0; drop < 3; drop++) {
+      const back = broker.next('connect', (event) => event.clientId === 'control');
+      await broker.dropClients();
+      await back;
+      await firstValueFrom(control.get(MqttService).status$.pipe(where((status) => status === 'connected')));
+    }
+    // The control client came back three times, each after a reconnectPeriod; the other never tried.
+    expect(broker.received('connect', 'control')).toHaveLength(4);
+    expect(broker.received('connect', 'no-reconnect')).toHaveLength(1);
+    expect(once.get(MqttService).connected).toBe(false);
+    expect(statuses).not.toContain('reconnecting');
+    // Not replaced by the default (1000 ms, longer than this test waited): mqtt.js got 0, which schedules no attempt.
+    expect(once.get(MqttService).client.options.reconnectPeriod).toBe(0);
+  });
+});
+
 describe('unsubscribe()', () => {
   it('an UNSUBSCRIBE cut off by a lost connection is sent again on reconnect of a durable session; the filter stays dropped', async () => {
     broker.dropOnUnsubscribe = true;
