@@ -158,6 +158,23 @@ describe("connect: 'background' and reconnectPeriod", () => {
   });
 });
 
+describe('offline publishing', () => {
+  it('queueQos0Offline (default true): a QoS 0 publish made while offline is queued and sent after reconnecting', async () => {
+    const app = await boot([], { clientId: 'qos0-offline' });
+    const mqtt = app.get(MqttService);
+    const offline = firstValueFrom(mqtt.status$.pipe(where((status) => status === 'offline')));
+    await broker.dropClients();
+    await offline;
+    const arrived = broker.next('publish', (event) => event.clientId === 'qos0-offline' && event.packet.topic === 'offline/q0');
+    const published = mqtt.publish('offline/q0', 'while offline');
+    const { packet } = await arrived;
+    expect(packet.qos).toBe(0);
+    expect(packet.payload.toString()).toBe('while offline');
+    await expect(published).resolves.toEqual({});
+    expect(broker.received('connect', 'qos0-offline')).toHaveLength(2);
+  });
+});
+
 describe('unsubscribe()', () => {
   it('an UNSUBSCRIBE cut off by a lost connection is sent again on reconnect of a durable session; the filter stays dropped', async () => {
     broker.dropOnUnsubscribe = true;
