@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mosquittoVersion, startBroker } from './broker.js';
 import type { RoundResult } from './measure.js';
+import { extractLoadBlock } from './load-block.js';
 import { bootstrapMs, publishThroughput, routerNsPerMatch } from './micro-benches.js';
 import { renderReport, type BenchReport, type WorkloadFigures } from './report.js';
 import { runRound } from './round.js';
@@ -56,7 +57,10 @@ async function main(): Promise<void> {
 
     const report: BenchReport = { date: new Date().toISOString(), mosquitto: await mosquittoVersion(), workloads, router, publish, bootstrap };
     const markdown = renderReport(report);
-    writeFileSync(join(process.cwd(), 'BENCHMARKS.md'), markdown);
+    const path = join(process.cwd(), 'BENCHMARKS.md');
+    // The load figure comes from `npm run load`, not from this run: carry its block over.
+    const load = existsSync(path) ? extractLoadBlock(readFileSync(path, 'utf8')) : undefined;
+    writeFileSync(path, load ? `${markdown}\n${load}\n` : markdown);
     console.log(`\n${markdown}`);
   } finally {
     await broker.stop();
